@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { ConfigError, loadConfig, parseConfig } from './config.js';
+
+test('defaults: memory proxy on loopback UDP+TCP 5060, stateful, T1 500 ms', () => {
+  const c = parseConfig({});
+  assert.deepEqual(c.listen, [
+    { protocol: 'UDP', address: '127.0.0.1', port: 5060 },
+    { protocol: 'TCP', address: '127.0.0.1', port: 5060 },
+  ]);
+  assert.equal(c.relayMode, 'stateful');
+  assert.equal(c.timers.t1, 500);
+  assert.equal(c.registrar.minExpires, 60);
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.timers));
+});
+
+test('listen addresses parse IPv4, IPv6 and reject garbage with a clear path', () => {
+  const c = parseConfig({ listen: ['udp:[::1]:5070', 'tcp:10.0.0.1:5060'] });
+  assert.deepEqual(c.listen[0], { protocol: 'UDP', address: '::1', port: 5070 });
+  assert.throws(() => parseConfig({ listen: ['sctp:1.2.3.4:5060'] }), (e: unknown) => e instanceof ConfigError && /listen\.0/.test(e.message));
+  assert.throws(() => parseConfig({ listen: ['udp:1.2.3.4:99999'] }), ConfigError);
+});
+
+test('unknown keys and out-of-range values are rejected, every problem listed', () => {
+  assert.throws(
+    () => parseConfig({ lissten: [], timers: { t1: 1 } }),
+    (e: unknown) => e instanceof ConfigError && /lissten|Unrecognized/.test(e.message) && /timers\.t1/.test(e.message),
+  );
+});
+
+test('file, then environment, then command line: later wins', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'proxycfg-'));
+  const file = join(dir, 'proxy.yaml');
+  writeFileSync(file, 'listen: ["udp:127.0.0.1:5080"]\ndomains: [example.com]\nlogLevel: warn\ntimers: { t1: 100 }\n');
+  const c = loadConfig({ file, env: { SIP_PROXY_LOG_LEVEL: 'debug' }, cli: { domains: ['voip.example.org'] } });
+  assert.equal(c.listen[0]!.port, 5080);
+  assert.equal(c.logLevel, 'debug');
+  assert.deepEqual(c.domains, ['voip.example.org']);
+  assert.equal(c.timers.t1, 100);
+  assert.equal(c.timers.t2, 4000);
+});
+
+test('an unreadable or non-mapping file is a ConfigError naming the file', () => {
+  assert.throws(() => loadConfig({ file: '/nonexistent/proxy.yaml' }), /cannot read config file \/nonexistent/);
+  const dir = mkdtempSync(join(tmpdir(), 'proxycfg-'));
+  const file = join(dir, 'bad.yaml');
+  writeFileSync(file, '- just\n- a list\n');
+  assert.throws(() => loadConfig({ file }), /not valid YAML\/JSON: top level must be a mapping/);
+});

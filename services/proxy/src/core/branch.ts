@@ -1,0 +1,61 @@
+/**
+ * Branch parameters for requests the proxy forwards.
+ *
+ * RFC 3261 §16.6 step 8: a proxy that does loop detection builds the branch from a hash over
+ * the parts of the request that stay the same when it loops back (To tag, From tag, Call-ID,
+ * the Request-URI as received, the Via below ours, CSeq number, Proxy-Require and
+ * Proxy-Authorization), plus a part that differs per branch. §16.3 step 4: when a request
+ * arrives carrying our own Via, recomputing that hash and finding it equal means a loop (482);
+ * a different hash is a spiral, which is legal.
+ *
+ * RFC 3261 §16.11: a stateless proxy must produce the same branch for a retransmission, so
+ * its branch is derived from the received request's branch.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { SipRequest } from '@voip/sip';
+
+const COOKIE = 'z9hG4bK';
+/** Marks our loop-detecting branches: z9hG4bK-lp<16 hex hash>.<counter>.<random> */
+const LOOP_PREFIX = `${COOKIE}-lp`;
+const HASH_LEN = 16;
+
+let counter = 0;
+const instance = randomBytes(3).toString('hex');
+
+/** Hash over the loop-invariant parts of `req` as received; `viaBelow` = the Via under ours. */
+export function loopHash(req: SipRequest, requestUriAsReceived: string, viaBelow: string): string {
+  const h = createHash('md5');
+  h.update(req.to.tag ?? '');
+  h.update('\0');
+  h.update(req.from.tag ?? '');
+  h.update('\0');
+  h.update(req.callId);
+  h.update('\0');
+  h.update(requestUriAsReceived);
+  h.update('\0');
+  h.update(viaBelow);
+  h.update('\0');
+  h.update(String(req.cseq.seq));
+  h.update('\0');
+  h.update(req.headers.get('proxy-require') ?? '');
+  h.update('\0');
+  h.update(req.headers.get('proxy-authorization') ?? '');
+  return h.digest('hex').slice(0, HASH_LEN);
+}
+
+export function statefulBranch(hash: string): string {
+  counter = (counter + 1) >>> 0;
+  return `${LOOP_PREFIX}${hash}.${counter.toString(36)}${instance}`;
+}
+
+/** The loop hash carried by one of our branches, or null for other branches. */
+export function hashOfBranch(branch: string): string | null {
+  if (!branch.startsWith(LOOP_PREFIX)) return null;
+  return branch.slice(LOOP_PREFIX.length, LOOP_PREFIX.length + HASH_LEN);
+}
+
+/** §16.11: the same received branch (and next hop) always yields the same forwarded branch. */
+export function statelessBranch(receivedBranch: string, nextHop: string): string {
+  const h = createHash('md5').update(receivedBranch).update('\0').update(nextHop).digest('hex');
+  return `${COOKIE}-sl${h.slice(0, 20)}`;
+}

@@ -1,0 +1,87 @@
+/**
+ * Route-set processing of RFC 3261 §16.4 and §16.6 (the rr module's work in Kamailio), as pure
+ * functions over a request, so routes and the core share one implementation.
+ */
+import { NameAddr, type SipRequest, type Transport, type Uri } from '@voip/sip';
+import type { LocalIdentity } from './local-identity.js';
+
+function routeUris(req: SipRequest): { value: string; uri: Uri | null }[] {
+  return req.headers.values('route').map((value) => {
+    const na = NameAddr.parse(value);
+    return { value, uri: na instanceof NameAddr ? na.uri : null };
+  });
+}
+
+function setRoutes(req: SipRequest, values: string[]): void {
+  req.headers.remove('route');
+  for (const v of values) req.headers.append('Route', v);
+}
+
+function hostPort(t: Transport, advertised: string | null): string {
+  const host = advertised ?? t.local.address;
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `${h}:${t.local.port}`;
+}
+
+/** The Record-Route URI for one of our sockets: `<sip:host:port;transport=tcp;lr>`. */
+export function recordRouteUri(t: Transport, advertised: string | null, r2: boolean): string {
+  const transport = t.protocol === 'UDP' ? '' : `;transport=${t.protocol.toLowerCase()}`;
+  return `<sip:${hostPort(t, advertised)}${transport}${r2 ? ';r2=on' : ''};lr>`;
+}
+
+/**
+ * §16.6 step 4: the Record-Route values to insert, top first. One entry when the request leaves
+ * on the socket it came in on; two (outbound side first, `r2=on`) when it crosses sockets.
+ */
+export function recordRouteValues(inbound: Transport | null, out: Transport, advertised: string | null): string[] {
+  if (inbound === null || inbound === out) return [recordRouteUri(out, advertised, false)];
+  return [recordRouteUri(out, advertised, true), recordRouteUri(inbound, advertised, true)];
+}
+
+/**
+ * §16.4 (the book's `loose_route()`): remove our own entries from the top of the route set and
+ * undo a strict router's rewrite. Returns true when the request now has a next hop that is not
+ * us (a remaining Route, or an R-URI elsewhere): the caller relays it without further routing.
+ */
+export function looseRoute(req: SipRequest, identity: LocalIdentity): boolean {
+  let processed = false;
+  // §16.4: an R-URI we put in a Record-Route means the previous hop was a strict router; the
+  // real R-URI is the last Route value.
+  if (isOwnRecordRouteUri(req.uri, identity)) {
+    const routes = routeUris(req);
+    const last = routes.pop();
+    if (last?.uri) {
+      req.uri = last.uri;
+      setRoutes(req, routes.map((r) => r.value));
+      processed = true;
+    }
+  }
+  // §16.4: the top Route naming us is removed; with double record-routing the second too.
+  for (let i = 0; i < 2; i++) {
+    const top = routeUris(req)[0];
+    if (!top?.uri || !identity.isMyself(top.uri)) break;
+    req.headers.removeFirstValue('route');
+    processed = true;
+    if (top.uri.scheme === 'tel' || !('params' in top.uri) || !top.uri.params.has('r2')) break;
+  }
+  if (!processed) return false;
+  return req.headers.has('route') || !identity.isMyself(req.uri);
+}
+
+function isOwnRecordRouteUri(uri: Uri, identity: LocalIdentity): boolean {
+  return (uri.scheme === 'sip' || uri.scheme === 'sips') && uri.user === null && uri.lr && identity.isMyself(uri);
+}
+
+/**
+ * §16.6 step 6: when the next hop (top Route) is a strict router (no `lr`), it expects the
+ * route in the R-URI: push the R-URI to the end of the route set and move the top Route into it.
+ */
+export function strictRouteFixup(req: SipRequest): void {
+  const routes = routeUris(req);
+  const top = routes[0];
+  if (!top?.uri || top.uri.scheme === 'tel' || !('lr' in top.uri) || top.uri.lr) return;
+  const rest = routes.slice(1).map((r) => r.value);
+  rest.push(`<${req.uri.toString()}>`);
+  req.uri = top.uri;
+  setRoutes(req, rest);
+}

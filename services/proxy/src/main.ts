@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+/**
+ * sip-proxy: the book's OpenSER daemon as a CLI.
+ *   sip-proxy --listen udp:IP:PORT --listen tcp:IP:PORT [--config FILE] [--log-level L] [--check-config]
+ */
+import { Command, Option } from 'commander';
+import { pino } from 'pino';
+import { ConfigError, loadConfig, type ProxyConfig } from './config.js';
+import { startProxy, VERSION } from './server.js';
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+const program = new Command()
+  .name('sip-proxy')
+  .description('Stateful SIP proxy and registrar (RFC 3261) running the book\'s standard configuration')
+  .version(VERSION)
+  .option('-l, --listen <proto:ip:port>', 'listen address, repeatable (udp:127.0.0.1:5060, tcp:[::1]:5060)', collect)
+  .option('-c, --config <file>', 'YAML or JSON configuration file')
+  .option('-d, --domain <domain>', 'domain served besides the listen addresses, repeatable', collect)
+  .option('--admin <host:port>', 'admin HTTP API address (empty string disables)')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .option('--check-config', 'validate the configuration, print it and exit')
+  .parse();
+
+const opts = program.opts<{ listen?: string[]; config?: string; domain?: string[]; admin?: string; logLevel?: string; checkConfig?: boolean }>();
+
+const cli: Record<string, unknown> = {};
+if (opts.listen) cli.listen = opts.listen;
+if (opts.domain) cli.domains = opts.domain;
+if (opts.admin !== undefined) cli.admin = { listen: opts.admin };
+if (opts.logLevel) cli.logLevel = opts.logLevel;
+
+let config: ProxyConfig;
+try {
+  config = loadConfig({ file: opts.config, env: process.env, cli });
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`sip-proxy: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+if (opts.checkConfig) {
+  process.stdout.write(`${JSON.stringify(config, null, 2)}\nconfiguration OK\n`);
+  process.exit(0);
+}
+
+const logger = pino({ level: config.logLevel, base: { service: 'sip-proxy' } });
+
+try {
+  const proxy = await startProxy(config, logger);
+  const listening = proxy.transports.map((t) => `${t.protocol.toLowerCase()}:${t.local.address.includes(':') ? `[${t.local.address}]` : t.local.address}:${t.local.port}`);
+  logger.info({ listening, admin: proxy.adminUrl, relayMode: config.relayMode }, 'sip-proxy ready');
+  // One plain line for people and scripts (sipctl --proxy-admin takes the admin URL).
+  process.stdout.write(`sip-proxy ${VERSION} listening on ${listening.join(' ')}; admin API ${proxy.adminUrl ?? 'disabled'}\n`);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    proxy.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+} catch (err) {
+  logger.fatal({ err }, 'sip-proxy failed to start');
+  process.stderr.write(`sip-proxy: cannot start: ${(err as Error).message}\n`);
+  process.exit(1);
+}

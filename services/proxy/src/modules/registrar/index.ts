@@ -1,0 +1,1 @@
+export { name, init, type RegistrarSettings } from './registrar.js';

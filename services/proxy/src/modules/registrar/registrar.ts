@@ -1,0 +1,206 @@
+/**
+ * registrar module: REGISTER processing (RFC 3261 §10.3, flows of RFC 3665 §2) over the
+ * LocationStore, and `lookup("location")`. Allowed routes: save in request routes; lookup in
+ * request and failure routes. Parameters: minExpires, maxExpires, defaultExpires, maxContacts.
+ */
+import { randomUUID } from 'node:crypto';
+import { NameAddr, parseContacts, parseUri, uriEquals, type SipRequest, type Uri } from '@voip/sip';
+import { PROXY_ERRORS } from '../../errors.js';
+import type { FailureContext, RequestContext } from '../../core/route-context.js';
+import type { RegistrarApi } from '../../routing/modules-api.js';
+import type { Binding } from '../location/binding.js';
+import type { LocationStore } from '../location/location-store.js';
+
+export const name = 'registrar';
+
+export interface RegistrarSettings {
+  minExpires: number;
+  maxExpires: number;
+  defaultExpires: number;
+  maxContacts: number;
+}
+
+export function init(deps: { settings: RegistrarSettings; location: LocationStore; now?: () => number }): RegistrarApi {
+  return new Registrar(deps.settings, deps.location, deps.now ?? Date.now);
+}
+
+/** Canonical AOR of a SIP URI: user@host with the host lowercased (§10.3 step 5). */
+export function aorOf(uri: Uri): string | null {
+  if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return null;
+  const host = uri.host.toLowerCase();
+  return uri.user === null ? host : `${uri.user}@${host}`;
+}
+
+interface ContactChange {
+  contact: NameAddr;
+  uri: Uri;
+  expires: number;
+  existing: Binding | undefined;
+}
+
+type Outcome = { ok: true; changes: ContactChange[] } | { ok: false; status: number; reason: string; extra?: [string, string][] };
+
+function parseDelta(v: string | null | undefined): number | null | 'invalid' {
+  if (v === null || v === undefined) return null;
+  const t = v.trim();
+  if (!/^\d{1,10}$/.test(t)) return 'invalid';
+  return Math.min(Number(t), 2 ** 32 - 1);
+}
+
+function parseQ(v: string | null | undefined): number {
+  if (v === null || v === undefined) return -1;
+  const q = Number(v);
+  return Number.isFinite(q) && q >= 0 && q <= 1 ? q : -1;
+}
+
+class Registrar implements RegistrarApi {
+  constructor(
+    private readonly s: RegistrarSettings,
+    private readonly location: LocationStore,
+    private readonly now: () => number,
+  ) {}
+
+  save(ctx: RequestContext): void {
+    const req = ctx.request;
+    const aor = aorOf(req.to.uri);
+    if (aor === null) {
+      // §10.3 step 3: an AOR that is not valid for the domain is answered 404.
+      ctx.reply(PROXY_ERRORS.SIP_ERR_NOT_FOUND.status, PROXY_ERRORS.SIP_ERR_NOT_FOUND.reason);
+      return;
+    }
+    const outcome = this.plan(req, aor);
+    if (!outcome.ok) {
+      ctx.reply(outcome.status, outcome.reason, outcome.extra);
+      return;
+    }
+    this.apply(req, aor, outcome.changes, ctx.source);
+    ctx.reply(200, 'OK', this.bindingHeaders(aor));
+  }
+
+  /** Validates the whole request before touching the store: a REGISTER applies atomically. */
+  private plan(req: SipRequest, aor: string): Outcome {
+    const contactValues = req.headers.values('contact');
+    const headerExpires = parseDelta(req.headers.get('expires'));
+    if (headerExpires === 'invalid') return { ok: false, status: 400, reason: 'Bad Request - Invalid Expires' };
+    // §10.3 step 6 (RFC 3665 §2.3): no Contact is a query; answer the current bindings.
+    if (contactValues.length === 0) return { ok: true, changes: [] };
+    const parsed = parseContacts(contactValues);
+    if (!('star' in parsed)) return { ok: false, ...PROXY_ERRORS.SIP_ERR_INVALID_CONTACT };
+    const existing = this.location.bindingsOf(aor);
+    const callId = req.callId;
+    const cseq = req.cseq.seq;
+    if (parsed.star) {
+      // §10.3 step 6: "*" only with Expires: 0 and no other Contact.
+      if (headerExpires !== 0 || contactValues.length !== 1) {
+        return { ok: false, status: 400, reason: 'Bad Request - Contact * requires Expires: 0' };
+      }
+      const changes: ContactChange[] = [];
+      for (const b of existing) {
+        // §10.3 step 6: a binding with the same Call-ID is removed only for a higher CSeq.
+        if (b.callId === callId && cseq <= b.cseq) continue;
+        const uri = parseUri(b.contact);
+        if (!('scheme' in uri)) continue;
+        changes.push({ contact: new NameAddr(null, uri, new Map()), uri, expires: 0, existing: b });
+      }
+      return { ok: true, changes };
+    }
+    const changes: ContactChange[] = [];
+    let newCount = existing.length;
+    for (const contact of parsed.contacts) {
+      const param = parseDelta(contact.params.get('expires'));
+      if (param === 'invalid') return { ok: false, status: 400, reason: 'Bad Request - Invalid Contact expires' };
+      let expires = param ?? headerExpires ?? this.s.defaultExpires;
+      // §10.3 step 7: too short (but non-zero) is refused with 423 and our minimum.
+      if (expires > 0 && expires < this.s.minExpires) {
+        const e = PROXY_ERRORS.SIP_ERR_INTERVAL_TOO_BRIEF;
+        return { ok: false, status: e.status, reason: e.reason, extra: [['Min-Expires', String(this.s.minExpires)]] };
+      }
+      if (expires > this.s.maxExpires) expires = this.s.maxExpires;
+      const match = existing.find((b) => {
+        const u = parseUri(b.contact);
+        return 'scheme' in u && uriEquals(u, contact.uri);
+      });
+      if (match && match.callId === callId && cseq <= match.cseq) {
+        // §10.3 step 7: same Call-ID with a CSeq not above the stored one: the update is aborted.
+        return { ok: false, ...PROXY_ERRORS.SIP_ERR_INVALID_CSEQ };
+      }
+      if (!match && expires > 0) newCount++;
+      if (match && expires === 0) newCount--;
+      changes.push({ contact, uri: contact.uri, expires, existing: match });
+    }
+    if (this.s.maxContacts > 0 && newCount > this.s.maxContacts) {
+      return { ok: false, ...PROXY_ERRORS.SIP_ERR_TOO_MANY_CONTACTS };
+    }
+    return { ok: true, changes };
+  }
+
+  private apply(req: SipRequest, aor: string, changes: ContactChange[], source: RequestContext['source']): void {
+    const now = this.now();
+    const callId = req.callId;
+    const cseq = req.cseq.seq;
+    const userAgent = req.headers.get('user-agent') ?? '';
+    const path = req.headers.values('path');
+    const socket = `${source.local.protocol.toLowerCase()}:${source.local.address}:${source.local.port}`;
+    for (const c of changes) {
+      if (c.expires === 0) {
+        if (c.existing) this.location.remove(c.existing);
+        continue;
+      }
+      const instance = c.contact.params.get('+sip.instance') ?? null;
+      const regId = Number(c.contact.params.get('reg-id') ?? 0);
+      this.location.upsert({
+        ruid: c.existing?.ruid ?? randomUUID(),
+        aor,
+        contact: c.uri.toString(),
+        received: c.existing?.received ?? null,
+        path: path.length > 0 ? path.join(',') : null,
+        expires: now + c.expires * 1000,
+        q: parseQ(c.contact.params.get('q')),
+        callId,
+        cseq,
+        lastModified: now,
+        flags: 0,
+        cflags: 0,
+        userAgent,
+        socket,
+        methods: null,
+        instance,
+        regId: Number.isInteger(regId) ? regId : 0,
+      });
+    }
+  }
+
+  /** §10.3 step 8: the 200 lists every current binding with its remaining expiry, plus Date. */
+  private bindingHeaders(aor: string): [string, string][] {
+    const now = this.now();
+    const out: [string, string][] = [];
+    for (const b of this.location.lookup(aor)) {
+      const remaining = Math.max(0, Math.round((b.expires - now) / 1000));
+      const q = b.q >= 0 ? `;q=${b.q}` : '';
+      out.push(['Contact', `<${b.contact}>;expires=${remaining}${q}`]);
+    }
+    out.push(['Date', new Date(now).toUTCString()]);
+    return out;
+  }
+
+  lookup(ctx: RequestContext | FailureContext): boolean {
+    const aor = aorOf(ctx.request.uri);
+    if (aor === null) return false;
+    const bindings = this.location.lookup(aor);
+    let first = true;
+    for (const b of bindings) {
+      const uri = parseUri(b.contact);
+      if (!('scheme' in uri)) continue;
+      const received = b.received ? parseUri(b.received) : null;
+      const nextHop = received && 'scheme' in received ? received : null;
+      if (first) {
+        ctx.request.uri = uri;
+        ctx.nextHop = nextHop;
+        first = false;
+      } else {
+        ctx.targets.push({ uri, nextHop, q: b.q });
+      }
+    }
+    return !first;
+  }
+}

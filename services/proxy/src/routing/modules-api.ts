@@ -1,0 +1,32 @@
+/**
+ * What route functions may call on modules. Routing declares these interfaces; modules
+ * implement them and are handed to the router at start-up (main.ts), so routing never imports
+ * a module and a module's internals stay private (STYLE.md §1, §2).
+ *
+ * Each function's context parameter says in which route kinds it may be called.
+ */
+import type { FailureContext, RequestContext } from '../core/route-context.js';
+
+/** rr: Record-Route and loose routing (RFC 3261 §16.4, §16.6 step 4). */
+export interface RecordRouteApi {
+  /** `record_route()`: forwarded copies of this request carry our Record-Route. */
+  recordRoute(ctx: RequestContext): void;
+  /** `loose_route()`: consumes our Route entries; true when the request has a next hop elsewhere. */
+  looseRoute(ctx: RequestContext): boolean;
+}
+
+/** registrar + usrloc: `save("location")` and `lookup("location")`. */
+export interface RegistrarApi {
+  /** Processes a REGISTER (RFC 3261 §10.3) and replies to it. */
+  save(ctx: RequestContext): void;
+  /**
+   * Rewrites the R-URI to the best contact of the AOR it names and appends the others as
+   * parallel branches. False when the AOR has no live binding.
+   */
+  lookup(ctx: RequestContext | FailureContext): boolean;
+}
+
+export interface ProxyModules {
+  rr: RecordRouteApi;
+  registrar: RegistrarApi;
+}
