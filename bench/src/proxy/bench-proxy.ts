@@ -1,0 +1,220 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:proxy`: SIPp drives calls (UAC -> proxy -> UAS, stateful, record-routed) through
+ * our sip-proxy and through Kamailio in the same run, at rising rates, and prints per step the
+ * failures, latency, CPU and UDP drops, then each proxy's highest stable rate, its CPU-seconds
+ * per 1000 calls at fixed rates, and the ratios. Method and pitfalls: bench/README.md.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, Option } from 'commander';
+import {
+  clockTicksPerSecond,
+  installCleanupHandlers,
+  KamailioServer,
+  OurProxyServer,
+  ProcessRegistry,
+  freeUdpPorts,
+  runInterleavedSteps,
+  type SipServer,
+} from '../common/index.js';
+import { runCallStep, type CallStepConfig, type CallStepResult } from './call-step.js';
+import { formatStepRow, formatStepTable, formatSummary } from './call-report.js';
+
+const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const REPO_DIR = resolve(BENCH_DIR, '..');
+const OURS = 'ours';
+const PEER = 'kamailio';
+
+const FULL_RATES = [500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000];
+const QUICK_RATES = [1000, 2000, 4000];
+
+interface CliOptions {
+  quick: boolean;
+  rates?: number[];
+  duration?: number;
+  fixedRates: number[];
+  targets: string[];
+  workers: number;
+  hold: number;
+  recvTimeout: number;
+  giveUpAfter: number;
+  host: string;
+  proxyMain: string;
+  kamailioCfg: string;
+  json?: string;
+  keep: boolean;
+}
+
+function intList(value: string): number[] {
+  const out = value.split(',').map((s) => Number(s.trim()));
+  if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n <= 0)) {
+    throw new Error(`expected a comma-separated list of positive integers, got "${value}"`);
+  }
+  return out;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+function parseCli(argv: string[]): CliOptions {
+  const program = new Command('bench-proxy')
+    .description('SIPp call benchmark: our sip-proxy against Kamailio, same run')
+    .addOption(new Option('--quick', 'short run (~1 min): rates 1000,2000,4000 for 5 s each').env('BENCH_QUICK').default(false))
+    .addOption(new Option('--rates <list>', `call rates to step through (default ${FULL_RATES.join(',')})`).env('BENCH_RATES').argParser(intList))
+    .addOption(new Option('--duration <s>', 'seconds per step (default 15, quick 5)').env('BENCH_DURATION').argParser(positiveInt))
+    .addOption(
+      new Option('--fixed-rates <list>', 'rates at which CPU per 1000 calls is compared (added to the steps)')
+        .env('BENCH_FIXED_RATES')
+        .argParser(intList)
+        .default([1000, 2000]),
+    )
+    .addOption(
+      new Option('--targets <list>', 'proxies to measure: ours,kamailio')
+        .env('BENCH_TARGETS')
+        .argParser((v) => v.split(',').map((s) => s.trim()))
+        .default([OURS, PEER]),
+    )
+    .addOption(new Option('--workers <n>', 'worker processes for both proxies (both cores: 2)').env('BENCH_WORKERS').argParser(positiveInt).default(2))
+    .addOption(new Option('--hold <ms>', 'call hold time between ACK and BYE').env('BENCH_HOLD_MS').argParser(Number).default(0))
+    .addOption(new Option('--recv-timeout <ms>', 'SIPp fails a call waiting longer than this').argParser(positiveInt).default(5000))
+    .addOption(new Option('--give-up-after <n>', 'stop a proxy after this many unstable steps in a row').argParser(positiveInt).default(2))
+    .addOption(new Option('--host <ip>', 'loopback address for proxies and SIPp').default('127.0.0.1'))
+    .addOption(new Option('--proxy-main <file>', 'our proxy entry point').default(join(REPO_DIR, 'services/proxy/dist/main.js')))
+    .addOption(new Option('--kamailio-cfg <file>', 'Kamailio config').default(join(BENCH_DIR, 'kamailio/proxy.cfg')))
+    .addOption(new Option('--json <file>', 'also write all results as JSON'))
+    .addOption(new Option('--keep', 'keep the run directory (logs, SIPp statistics)').default(false))
+    .parse(argv);
+  const o = program.opts<CliOptions>();
+  for (const t of o.targets) {
+    if (t !== OURS && t !== PEER) program.error(`unknown target "${t}" (use ${OURS}, ${PEER})`);
+  }
+  return o;
+}
+
+function versionOf(cmd: string, args: string[], pick: RegExp): string {
+  // `sipp -v` exits 99 after printing its version, so read the output whatever the status.
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5_000 });
+  if (r.error !== undefined) return 'not found';
+  return pick.exec(`${r.stdout}${r.stderr}`)?.[0] ?? 'unknown';
+}
+
+async function main(): Promise<number> {
+  const o = parseCli(process.argv);
+  const duration = o.duration ?? (o.quick ? 5 : 15);
+  const rates = [...new Set([...(o.rates ?? (o.quick ? QUICK_RATES : FULL_RATES)), ...o.fixedRates])].sort((a, b) => a - b);
+  if (o.targets.includes(OURS) && !existsSync(o.proxyMain)) {
+    console.error(
+      `BENCH_ERR_NO_PROXY: ${o.proxyMain} does not exist (build services/proxy first), ` +
+        `or measure the peer alone with --targets ${PEER}`,
+    );
+    return 2;
+  }
+
+  const runDir = mkdtempSync(join(tmpdir(), 'bench-proxy-'));
+  const registry = new ProcessRegistry();
+  const removeHandlers = installCleanupHandlers(registry, () => {
+    if (!o.keep) rmSync(runDir, { recursive: true, force: true });
+  });
+  const ports = await freeUdpPorts(o.host, 2);
+  const servers = new Map<string, SipServer>();
+  const notes: string[] = [];
+  try {
+    if (o.targets.includes(PEER)) {
+      servers.set(
+        PEER,
+        new KamailioServer(registry, {
+          name: PEER,
+          configFile: o.kamailioCfg,
+          host: o.host,
+          port: ports[0]!,
+          children: o.workers,
+          runDir,
+        }),
+      );
+    }
+    if (o.targets.includes(OURS)) {
+      servers.set(
+        OURS,
+        new OurProxyServer(registry, { name: OURS, mainJs: o.proxyMain, host: o.host, port: ports[1]!, workers: o.workers, runDir }),
+      );
+    }
+
+    console.log('bench:proxy — calls through a stateful, record-routing proxy (SIPp UAC -> proxy -> SIPp UAS)');
+    console.log(
+      `machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ` +
+        `SIPp ${versionOf('sipp', ['-v'], /v[\d.]+/)}, Kamailio ${versionOf('kamailio', ['-v'], /kamailio [\d.]+/)}, node ${process.version}`,
+    );
+    console.log(`steps: ${rates.join(', ')} calls/s, ${duration} s each, hold ${o.hold} ms, workers ${o.workers}; run dir ${runDir}`);
+
+    for (const s of servers.values()) {
+      await s.start();
+      console.log(`started ${s.name} on udp:${s.host}:${s.port}: ${s.commandLine}`);
+      if (s instanceof OurProxyServer) for (const w of s.warnings) notes.push(`${s.name}: ${w}`);
+    }
+    for (const n of notes) console.log(`WARNING: ${n}`);
+
+    const cfg: CallStepConfig = {
+      scenariosDir: join(BENCH_DIR, 'scenarios'),
+      host: o.host,
+      durationSec: duration,
+      warmupMs: Math.min(5_000, Math.round((duration * 1000) / 3)),
+      recvTimeoutMs: o.recvTimeout,
+      callHoldMs: o.hold,
+      maxFailRatio: 0.001,
+      minAchievedRatio: 0.95,
+      ticksPerSecond: clockTicksPerSecond(),
+      sippBinary: 'sipp',
+    };
+    console.log('');
+    const results = await runInterleavedSteps<CallStepResult>({
+      targets: [...servers.keys()],
+      rates,
+      giveUpAfter: o.giveUpAfter,
+      runStep: (target, rate) => {
+        const server = servers.get(target)!;
+        return runCallStep(registry, server, rate, cfg, join(runDir, `${target}-${rate}`));
+      },
+      onStep: (target, rate, r) => {
+        const row = formatStepRow(r);
+        console.log(
+          `[${target} @ ${rate}/s] achieved ${row[1]}/s, failed ${row[3]}, p50/p99 ${row[6]}/${row[7]} ms, ` +
+            `proxy CPU ${row[8]} %, ${row[9]} CPU-s/1k calls, SIPp CPU ${row[10]} %, drops ${row[11]} -> ${r.stable ? 'stable' : 'UNSTABLE'}`,
+        );
+      },
+    });
+
+    for (const t of results) {
+      console.log(`\n== ${t.target}: ${servers.get(t.target)!.commandLine}\n`);
+      console.log(formatStepTable(t));
+    }
+    console.log('\n== Summary\n');
+    console.log(formatSummary(results, o.fixedRates, OURS, PEER));
+    for (const n of notes) console.log(`WARNING: ${n}`);
+    if (o.json !== undefined) {
+      writeFileSync(o.json, JSON.stringify({ rates, duration, workers: o.workers, notes, results }, null, 2));
+      console.log(`\nresults written to ${o.json}`);
+    }
+    if (o.keep) console.log(`\nlogs and SIPp statistics kept in ${runDir}`);
+    return 0;
+  } finally {
+    for (const s of [...servers.values()].reverse()) await s.stop().catch(() => undefined);
+    await registry.stopAll();
+    removeHandlers();
+    if (!o.keep) rmSync(runDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
