@@ -228,7 +228,7 @@ export class RtpSessionTable {
   // ---- signalling ------------------------------------------------------------------
 
   /** ng "offer": anchors the offerer's media and returns the SDP for the other party. */
-  offer(req: SignalRequest): Promise<string> {
+  async offer(req: SignalRequest): Promise<string> {
     const sdp = this.parse(req.sdp);
     let call = this.calls.get(req.callId);
     if (call === undefined) {
@@ -244,7 +244,7 @@ export class RtpSessionTable {
   }
 
   /** ng "answer": anchors the answerer's media and returns the SDP for the offerer. */
-  answer(req: SignalRequest): Promise<string> {
+  async answer(req: SignalRequest): Promise<string> {
     const sdp = this.parse(req.sdp);
     const call = this.calls.get(req.callId);
     if (call === undefined) throw new RtpError('RTP_ERR_UNKNOWN_CALL');
