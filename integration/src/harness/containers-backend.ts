@@ -1,0 +1,309 @@
+/**
+ * Containers backend: the same programs, from the images compose.yaml builds, started with
+ * Testcontainers (its reaper removes every container of the session even if the test process
+ * dies) and dockerode (exit codes of one-shot SIPp runs). Containers use host networking, so
+ * the proxy, SIPp and the test process share 127.0.0.1 exactly as in the native backend and
+ * the tests' addresses, ports and black-hole sockets work unchanged. The work directory and
+ * the scenarios are bind-mounted at their host paths, so trace files land where the native
+ * backend would put them. Needs a Linux Docker engine (host networking).
+ */
+import { createWriteStream, existsSync, writeFileSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import type {
+  Backend, ProgramHandle, ProgramOptions, ProxyImplementation, ProxyOptions, RunningProxy,
+  SippHandle, SippOptions, SippResult,
+} from './backend.js';
+import { HarnessError } from './errors.js';
+import { collectSippResult } from './native-backend.js';
+import { dockerDir, kamailioStandardCfg, repoRoot, scenariosDir } from './paths.js';
+import { allocatePort } from './ports.js';
+import { PROGRAMS, imageFor, type ProgramSpec } from './programs.js';
+import { proxyLaunch } from './proxy-command.js';
+import { waitForSipReady } from './sip-socket.js';
+import { sippArgs, sippFiles, type SippFiles } from './sipp-args.js';
+import { WorkDir } from './workdir.js';
+
+const HOST = '127.0.0.1';
+const TAIL_BYTES = 16 * 1024;
+
+/** Logs of one container: appended to a file, the last 16 KiB kept for error messages. */
+class ContainerLog {
+  private tail = '';
+  private readonly file: WriteStream;
+  private readonly waiters = new Set<{ re: RegExp; resolve: (m: RegExpExecArray) => void }>();
+  constructor(path: string) {
+    this.file = createWriteStream(path, { flags: 'a' });
+  }
+  consume(stream: Readable): void {
+    stream.on('data', (chunk: Buffer | string) => {
+      const text = chunk.toString();
+      if (!this.file.writableEnded) this.file.write(text);
+      this.tail = (this.tail + text).slice(-TAIL_BYTES);
+      for (const w of this.waiters) {
+        const m = w.re.exec(this.tail);
+        if (m) {
+          this.waiters.delete(w);
+          w.resolve(m);
+        }
+      }
+    });
+  }
+  text(maxChars = 4000): string {
+    return this.tail.slice(-maxChars);
+  }
+  waitFor(re: RegExp, timeoutMs: number, name: string): Promise<RegExpExecArray> {
+    const now = re.exec(this.tail);
+    if (now) return Promise.resolve(now);
+    return new Promise((resolve, reject) => {
+      const w = { re, resolve: (m: RegExpExecArray) => { clearTimeout(timer); resolve(m); } };
+      const timer = setTimeout(() => {
+        this.waiters.delete(w);
+        reject(new HarnessError('HARNESS_ERR_TIMEOUT', `${name} did not print ${re} within ${timeoutMs} ms`, this.text()));
+      }, timeoutMs);
+      this.waiters.add(w);
+    });
+  }
+  close(): void {
+    this.file.end();
+  }
+}
+
+/** One running container with its log, exit-state queries through dockerode. */
+class ContainerProgram implements ProgramHandle {
+  private stopped = false;
+  constructor(
+    readonly name: string,
+    readonly container: StartedTestContainer,
+    readonly log: ContainerLog,
+    private readonly docker: Docker,
+  ) {}
+  logTail(maxChars?: number): string {
+    return this.log.text(maxChars);
+  }
+  alive(): boolean {
+    return !this.stopped && this.lastKnownRunning;
+  }
+  /** Refreshed by waitForExit / refresh(); a crash shows up at the next readiness poll. */
+  lastKnownRunning = true;
+  async refresh(): Promise<boolean> {
+    try {
+      const info = await this.docker.getContainer(this.container.getId()).inspect();
+      this.lastKnownRunning = info.State.Running;
+    } catch {
+      this.lastKnownRunning = false;
+    }
+    return this.lastKnownRunning;
+  }
+  waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+    return this.log.waitFor(pattern, timeoutMs, this.name);
+  }
+  async waitForExit(timeoutMs: number): Promise<{ code: number | null; signal: string | null }> {
+    const c = this.docker.getContainer(this.container.getId());
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const r = (await Promise.race([
+        c.wait() as Promise<{ StatusCode: number }>,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new HarnessError('HARNESS_ERR_TIMEOUT', `${this.name} did not exit within ${timeoutMs} ms`, this.log.text())), timeoutMs);
+        }),
+      ])) as { StatusCode: number };
+      this.lastKnownRunning = false;
+      // Docker reports death by signal as 128+N.
+      return r.StatusCode > 128 ? { code: null, signal: `SIG${r.StatusCode - 128}` } : { code: r.StatusCode, signal: null };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.container.stop({ timeout: 3000 }).catch(() => undefined);
+    this.log.close();
+  }
+}
+
+class ContainerProxy implements RunningProxy {
+  readonly sipAddress: string;
+  constructor(
+    readonly implementation: ProxyImplementation,
+    readonly host: string,
+    readonly port: number,
+    readonly adminUrl: string | null,
+    private readonly program: ContainerProgram,
+  ) {
+    this.sipAddress = `${host}:${port}`;
+  }
+  logTail(maxChars?: number): string {
+    return this.program.logTail(maxChars);
+  }
+  alive(): boolean {
+    return this.program.alive();
+  }
+  stop(): Promise<void> {
+    return this.program.stop();
+  }
+}
+
+class ContainerSipp implements SippHandle {
+  constructor(
+    readonly name: string,
+    readonly localPort: number,
+    private readonly program: ContainerProgram,
+    private readonly files: SippFiles,
+    private readonly defaultTimeoutMs: number,
+  ) {}
+  async result(timeoutMs = this.defaultTimeoutMs): Promise<SippResult> {
+    let exit: { code: number | null; signal: string | null } = { code: null, signal: 'SIGKILL' };
+    try {
+      exit = await this.program.waitForExit(timeoutMs);
+    } catch (err) {
+      if (!(err instanceof HarnessError)) throw err;
+    }
+    await this.program.stop();
+    return collectSippResult(this.name, this.localPort, this.files, exit, this.program.logTail(3000));
+  }
+  async stop(): Promise<SippResult> {
+    await this.program.stop();
+    return collectSippResult(this.name, this.localPort, this.files, { code: null, signal: 'SIGTERM' }, this.program.logTail(3000));
+  }
+}
+
+/** True when a Docker engine answers (DOCKER_HOST or the default socket). */
+export async function dockerAvailable(): Promise<boolean> {
+  if (!process.env.DOCKER_HOST && !existsSync('/var/run/docker.sock')) return false;
+  try {
+    await new Docker().ping();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class ContainersBackend implements Backend {
+  readonly name = 'containers' as const;
+  readonly host = HOST;
+  readonly workDir: WorkDir;
+  private readonly docker = new Docker();
+  private readonly started: ContainerProgram[] = [];
+  private readonly builtImages = new Map<string, Promise<void>>();
+  private runs = 0;
+
+  constructor(label: string, readonly proxyImplementation: ProxyImplementation) {
+    this.workDir = new WorkDir(label);
+  }
+
+  /** Builds the program's image from its Dockerfile when the engine does not have it yet. */
+  private ensureImage(name: string, spec: ProgramSpec): Promise<void> {
+    const image = imageFor(name, spec);
+    let p = this.builtImages.get(image);
+    if (p === undefined) {
+      p = (async () => {
+        try {
+          await this.docker.getImage(image).inspect();
+          return;
+        } catch {
+          // not present: build or pull below
+        }
+        if (spec.dockerfile !== undefined && existsSync(join(repoRoot, spec.dockerfile))) {
+          await GenericContainer.fromDockerfile(repoRoot, spec.dockerfile).build(image, { deleteOnExit: false });
+          return;
+        }
+        throw new HarnessError('HARNESS_ERR_BACKEND', `image ${image} for ${name} is missing and ${spec.dockerfile ?? 'no Dockerfile'} cannot build it (docker compose build?)`);
+      })();
+      this.builtImages.set(image, p);
+    }
+    return p;
+  }
+
+  private async run(name: string, args: readonly string[], opts: { env?: Record<string, string> } = {}): Promise<ContainerProgram> {
+    const spec = PROGRAMS[name];
+    if (spec === undefined) throw new HarnessError('HARNESS_ERR_NO_PROGRAM', `unknown program ${name}; known: ${Object.keys(PROGRAMS).join(', ')}`);
+    await this.ensureImage(name, spec);
+    const runName = `${String(++this.runs).padStart(2, '0')}-${name}`;
+    const log = new ContainerLog(this.workDir.file(`${runName}.log`));
+    let c = new GenericContainer(imageFor(name, spec))
+      .withNetworkMode('host')
+      .withCommand([...args])
+      .withEnvironment(opts.env ?? {})
+      .withBindMounts([
+        { source: this.workDir.path, target: this.workDir.path, mode: 'rw' },
+        { source: scenariosDir, target: scenariosDir, mode: 'ro' },
+        { source: dockerDir, target: dockerDir, mode: 'ro' },
+      ])
+      .withWorkingDir(this.workDir.path)
+      .withLogConsumer((stream) => log.consume(stream))
+      // Host networking publishes no ports, so this returns at once; readiness is checked by
+      // the caller (SIP OPTIONS, a log line) and one-shot exit through dockerode's wait.
+      .withWaitStrategy(Wait.forListeningPorts())
+      .withStartupTimeout(120_000);
+    if (spec.entrypoint !== undefined) c = c.withEntrypoint(spec.entrypoint);
+    const started = await c.start();
+    const program = new ContainerProgram(name, started, log, this.docker);
+    this.started.push(program);
+    return program;
+  }
+
+  async startProxy(opts: ProxyOptions = {}): Promise<RunningProxy> {
+    const sipPort = await allocatePort(HOST);
+    const adminPort = await allocatePort(HOST);
+    const dir = this.workDir.sub(`proxy-${sipPort}`);
+    const launch = proxyLaunch({
+      implementation: this.proxyImplementation,
+      host: HOST,
+      sipPort,
+      adminPort,
+      dir,
+      kamailioCfg: kamailioStandardCfg,
+      opts,
+    });
+    for (const [file, content] of launch.files) writeFileSync(file, content);
+    const program = await this.run(this.proxyImplementation === 'ours' ? 'sip-proxy' : 'kamailio', launch.args);
+    const transports = opts.transports ?? ['udp', 'tcp'];
+    let polls = 0;
+    await waitForSipReady(HOST, sipPort, {
+      transport: transports.includes('udp') ? 'udp' : 'tcp',
+      timeoutMs: 60_000,
+      // Inspect the container every few polls: a crash should fail fast, not after a minute.
+      alive: () => {
+        if (++polls % 5 === 0) void program.refresh();
+        return program.alive();
+      },
+      logTail: () => program.logTail(),
+    }).catch(async (err: unknown) => {
+      await program.stop();
+      throw err;
+    });
+    return new ContainerProxy(this.proxyImplementation, HOST, sipPort, launch.adminUrl, program);
+  }
+
+  async startSipp(opts: SippOptions): Promise<SippHandle> {
+    const localPort = opts.localPort ?? (await allocatePort(HOST));
+    const files = sippFiles(this.workDir.sub(`sipp-${String(this.runs + 1).padStart(2, '0')}-${opts.name}`));
+    const program = await this.run('sipp', sippArgs(opts, HOST, localPort, files));
+    return new ContainerSipp(opts.name, localPort, program, files, (opts.timeoutMs ?? 30_000) + 15_000);
+  }
+
+  async runSipp(opts: SippOptions): Promise<SippResult> {
+    return (await this.startSipp(opts)).result();
+  }
+
+  async startProgram(name: string, args: readonly string[], opts: ProgramOptions = {}): Promise<ProgramHandle> {
+    const program = await this.run(name, args, opts.env ? { env: opts.env } : {});
+    if (opts.readyPattern) {
+      await program.waitForOutput(opts.readyPattern, opts.readyTimeoutMs ?? 60_000).catch(async (err: unknown) => {
+        await program.stop();
+        throw err;
+      });
+    }
+    return program;
+  }
+
+  async close(opts: { failed?: boolean } = {}): Promise<void> {
+    await Promise.all(this.started.map((p) => p.stop()));
+    if (opts.failed) this.workDir.markFailed();
+    this.workDir.cleanup();
+  }
+}
