@@ -1,1 +1,21 @@
-export {};
+export type {
+  TransportProtocol,
+  TransportAddress,
+  ListenSpec,
+  MessageSource,
+  IncomingMessage,
+  Transport,
+  TransportSink,
+  TransportHost,
+} from './types.js';
+export { SipTransportError } from './errors.js';
+export type { SipTransportErrorCode } from './errors.js';
+export { TransportLayer, stampReceived, sniffCallId } from './transport-layer.js';
+export type { TransportLayerOptions, ResponseRoute, TransportStats } from './transport-layer.js';
+export { UdpTransport } from './udp-transport.js';
+export type { UdpTransportOptions } from './udp-transport.js';
+export { TcpTransport } from './tcp-transport.js';
+export type { TcpTransportOptions } from './tcp-transport.js';
+export { StreamFramer, readContentLength } from './stream-framer.js';
+export type { FrameSink } from './stream-framer.js';
+export { formatHost, stripBrackets, defaultPort } from './address.js';
