@@ -40,6 +40,7 @@ interface CliOptions {
   targets: string[];
   workers: number;
   hold: number;
+  routeBy: 'ruri' | 'registrar';
   recvTimeout: number;
   giveUpAfter: number;
   host: string;
@@ -83,6 +84,12 @@ function parseCli(argv: string[]): CliOptions {
     )
     .addOption(new Option('--workers <n>', 'worker processes for both proxies (both cores: 2)').env('BENCH_WORKERS').argParser(positiveInt).default(2))
     .addOption(new Option('--hold <ms>', 'call hold time between ACK and BYE').env('BENCH_HOLD_MS').argParser(Number).default(0))
+    .addOption(
+      new Option('--route-by <how>', 'ruri: R-URI names the UAS; registrar: the UAS registers, calls go through location lookup')
+        .env('BENCH_ROUTE_BY')
+        .choices(['ruri', 'registrar'])
+        .default('ruri'),
+    )
     .addOption(new Option('--recv-timeout <ms>', 'SIPp fails a call waiting longer than this').argParser(positiveInt).default(5000))
     .addOption(new Option('--give-up-after <n>', 'stop a proxy after this many unstable steps in a row').argParser(positiveInt).default(2))
     .addOption(new Option('--host <ip>', 'loopback address for proxies and SIPp').default('127.0.0.1'))
@@ -151,7 +158,10 @@ async function main(): Promise<number> {
       `machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ` +
         `SIPp ${versionOf('sipp', ['-v'], /v[\d.]+/)}, Kamailio ${versionOf('kamailio', ['-v'], /kamailio [\d.]+/)}, node ${process.version}`,
     );
-    console.log(`steps: ${rates.join(', ')} calls/s, ${duration} s each, hold ${o.hold} ms, workers ${o.workers}; run dir ${runDir}`);
+    console.log(
+      `steps: ${rates.join(', ')} calls/s, ${duration} s each, hold ${o.hold} ms, workers ${o.workers}, ` +
+        `routing by ${o.routeBy === 'ruri' ? 'Request-URI (UAS address)' : 'registrar lookup'}; run dir ${runDir}`,
+    );
 
     for (const s of servers.values()) {
       await s.start();
@@ -171,6 +181,7 @@ async function main(): Promise<number> {
       minAchievedRatio: 0.95,
       ticksPerSecond: clockTicksPerSecond(),
       sippBinary: 'sipp',
+      routeBy: o.routeBy,
     };
     console.log('');
     const results = await runInterleavedSteps<CallStepResult>({
@@ -198,7 +209,7 @@ async function main(): Promise<number> {
     console.log(formatSummary(results, o.fixedRates, OURS, PEER));
     for (const n of notes) console.log(`WARNING: ${n}`);
     if (o.json !== undefined) {
-      writeFileSync(o.json, JSON.stringify({ rates, duration, workers: o.workers, notes, results }, null, 2));
+      writeFileSync(o.json, JSON.stringify({ rates, duration, workers: o.workers, routeBy: o.routeBy, notes, results }, null, 2));
       console.log(`\nresults written to ${o.json}`);
     }
     if (o.keep) console.log(`\nlogs and SIPp statistics kept in ${runDir}`);

@@ -45,6 +45,12 @@ export interface CallStepConfig {
   readonly minAchievedRatio: number;
   readonly ticksPerSecond: number;
   readonly sippBinary: string;
+  /**
+   * `ruri`: the Request-URI names the UAS (no location lookup). `registrar`: the UAS registers
+   * first and calls are addressed to the proxy's own domain, so each INVITE goes through the
+   * registrar's location lookup.
+   */
+  readonly routeBy: 'ruri' | 'registrar';
 }
 
 export interface CallStepResult extends StepOutcome {
@@ -90,7 +96,7 @@ export async function runCallStep(
   stepDir: string,
 ): Promise<CallStepResult> {
   mkdirSync(stepDir, { recursive: true });
-  const [uasPort, uacPort] = await freeUdpPorts(cfg.host, 2);
+  const [uasPort, uacPort, regPort] = await freeUdpPorts(cfg.host, 3);
   const planned = Math.max(1, Math.round(rate * cfg.durationSec));
 
   const uas = SippRun.start(
@@ -107,6 +113,14 @@ export async function runCallStep(
     cfg.sippBinary,
   );
   await waitForUdpBind(uasPort!, 5_000, uas);
+
+  // A user name per step and proxy: a binding left by an earlier step's UAS is never used.
+  const user = `bench-${server.name}-${rate}`;
+  let requestUriHost = `${cfg.host}:${uasPort}`;
+  if (cfg.routeBy === 'registrar') {
+    await registerUas(registry, server, cfg, stepDir, user, `${cfg.host}:${uasPort}`, regPort!);
+    requestUriHost = `${server.host}:${server.port}`;
+  }
 
   const sampler = new ProcessTreeCpuSampler(server.rootPid, cfg.ticksPerSecond);
   const samples: CpuSample[] = [sampler.sample()];
@@ -127,8 +141,8 @@ export async function runCallStep(
       rate,
       maxCalls: planned,
       pauseMs: cfg.callHoldMs,
-      service: 'bench',
-      keys: { uas: `${cfg.host}:${uasPort}` },
+      service: user,
+      keys: { uas: requestUriHost },
       recvTimeoutMs: cfg.recvTimeoutMs,
       traceRtt: true,
       workDir: stepDir,
@@ -253,6 +267,44 @@ function firstErrorLine(log: string): string | null {
   if (lines.length === 0) return null;
   const l = lines[0]!.replace(/\s+/g, ' ').trim();
   return l.length > 240 ? `${l.slice(0, 240)}...` : l;
+}
+
+/** One REGISTER for `user` with the UAS as contact; throws if the proxy does not answer 200. */
+async function registerUas(
+  registry: ProcessRegistry,
+  server: SipServer,
+  cfg: CallStepConfig,
+  stepDir: string,
+  user: string,
+  contact: string,
+  localPort: number,
+): Promise<void> {
+  const reg = SippRun.start(
+    registry,
+    {
+      role: 'register',
+      scenarioFile: join(cfg.scenariosDir, 'uac-register.xml'),
+      localIp: cfg.host,
+      localPort,
+      remote: `${server.host}:${server.port}`,
+      maxCalls: 1,
+      service: user,
+      keys: { contact },
+      recvTimeoutMs: cfg.recvTimeoutMs,
+      traceRtt: false,
+      workDir: stepDir,
+    },
+    cfg.sippBinary,
+  );
+  const exit = await reg.process.waitForExit(cfg.recvTimeoutMs + 5_000);
+  if (exit === null) await reg.stop(1_000);
+  const result = reg.collect();
+  if (result.totals.successful !== 1) {
+    throw new Error(
+      `BENCH_ERR_REGISTER: ${server.name} did not accept the UAS registration (${user} -> ${contact}):\n` +
+        `${result.errorExcerpt || reg.process.logTail()}`,
+    );
+  }
 }
 
 /** Waits until something has bound the UDP port (SIPp's socket is up) or the process died. */
