@@ -1,0 +1,207 @@
+import { canonicalHeaderName } from './header-name.js';
+import { splitCommas } from './chars.js';
+
+/**
+ * The ordered header lines of a message (RFC 3261 §7.3).
+ *
+ * Every line keeps, next to its canonical name and unfolded value, the exact text it was
+ * received with (`raw`: name spelling, folding, spacing, line terminator). Untouched lines
+ * serialize byte-exact from `raw`; a line that is set or added has `raw === null` and
+ * serializes as `Name: value`. Parallel arrays instead of one object per line keep parsing
+ * cheap. `version` bumps on every mutation so messages can invalidate parsed-value caches.
+ */
+export class HeaderList {
+  /** @internal canonical lowercase names */
+  readonly lnames: string[];
+  /** @internal unfolded, trimmed values */
+  readonly vals: string[];
+  /** @internal received text of the line incl. its terminator, or null when (re)written */
+  readonly raws: (string | null)[];
+  private _version: number;
+
+  constructor() {
+    this.lnames = [];
+    this.vals = [];
+    this.raws = [];
+    this._version = 0;
+  }
+
+  /** Builds a list from `[name, value]` pairs (any spelling, compact forms allowed). */
+  static from(pairs: Iterable<readonly [string, string]>): HeaderList {
+    const h = new HeaderList();
+    for (const [n, v] of pairs) h.append(n, v);
+    return h;
+  }
+
+  get version(): number {
+    return this._version;
+  }
+
+  get length(): number {
+    return this.lnames.length;
+  }
+
+  /** @internal parser fast path: a received line. */
+  pushRaw(lname: string, value: string, raw: string): void {
+    this.lnames.push(lname);
+    this.vals.push(value);
+    this.raws.push(raw);
+  }
+
+  private indexOf(lname: string, from = 0): number {
+    const ln = this.lnames;
+    for (let i = from; i < ln.length; i++) if (ln[i] === lname) return i;
+    return -1;
+  }
+
+  /** First line's value (any case / compact form of the name). */
+  get(name: string): string | undefined {
+    const i = this.indexOf(canonicalHeaderName(name));
+    return i < 0 ? undefined : this.vals[i];
+  }
+
+  /** Every line's value, in order. */
+  getAll(name: string): string[] {
+    const lname = canonicalHeaderName(name);
+    const out: string[] = [];
+    const ln = this.lnames;
+    for (let i = 0; i < ln.length; i++) if (ln[i] === lname) out.push(this.vals[i]);
+    return out;
+  }
+
+  /** Number of lines with this name. */
+  count(name: string): number {
+    const lname = canonicalHeaderName(name);
+    let n = 0;
+    for (const l of this.lnames) if (l === lname) n++;
+    return n;
+  }
+
+  /**
+   * Every comma-separated value over all lines (RFC 3261 §7.3.1), commas inside quoted
+   * strings and <...> respected. Only meaningful for list-valued headers (Via, Contact,
+   * Route, Record-Route, Allow, Supported, Require...); not for Date or auth headers.
+   */
+  values(name: string): string[] {
+    const lname = canonicalHeaderName(name);
+    const out: string[] = [];
+    const ln = this.lnames;
+    for (let i = 0; i < ln.length; i++) if (ln[i] === lname) splitCommas(this.vals[i], out);
+    return out;
+  }
+
+  has(name: string): boolean {
+    return this.indexOf(canonicalHeaderName(name)) >= 0;
+  }
+
+  /** Replaces all lines of `name` with one line at the position of the first (or appends). */
+  set(name: string, value: string): void {
+    const lname = canonicalHeaderName(name);
+    const first = this.indexOf(lname);
+    if (first < 0) {
+      this.append(lname, value);
+      return;
+    }
+    this.vals[first] = value;
+    this.raws[first] = null;
+    for (let i = this.lnames.length - 1; i > first; i--) if (this.lnames[i] === lname) this.removeAt(i);
+    this._version++;
+  }
+
+  append(name: string, value: string): void {
+    this.lnames.push(canonicalHeaderName(name));
+    this.vals.push(value);
+    this.raws.push(null);
+    this._version++;
+  }
+
+  /** Inserts before the first line of the same name, or at the top (Via, Record-Route). */
+  prepend(name: string, value: string): void {
+    const lname = canonicalHeaderName(name);
+    const i = this.indexOf(lname);
+    this.insertAt(i < 0 ? 0 : i, lname, value);
+  }
+
+  /** Inserts at position `index` (0 = top); for callers that need an exact place. */
+  insertAt(index: number, name: string, value: string): void {
+    const i = Math.max(0, Math.min(index, this.lnames.length));
+    this.lnames.splice(i, 0, canonicalHeaderName(name));
+    this.vals.splice(i, 0, value);
+    this.raws.splice(i, 0, null);
+    this._version++;
+  }
+
+  /** Removes all lines of `name`. */
+  remove(name: string): void {
+    const lname = canonicalHeaderName(name);
+    let changed = false;
+    for (let i = this.lnames.length - 1; i >= 0; i--) {
+      if (this.lnames[i] === lname) {
+        this.removeAt(i);
+        changed = true;
+      }
+    }
+    if (changed) this._version++;
+  }
+
+  /**
+   * Pops the first comma-separated value of the first line of `name` (Via, Route): the
+   * line goes when it held one value, else it keeps the rest. Returns the value popped.
+   */
+  removeFirstValue(name: string): string | undefined {
+    const lname = canonicalHeaderName(name);
+    const i = this.indexOf(lname);
+    if (i < 0) return undefined;
+    const parts: string[] = [];
+    splitCommas(this.vals[i], parts);
+    const first = parts[0];
+    if (parts.length <= 1) this.removeAt(i);
+    else {
+      this.vals[i] = parts.slice(1).join(', ');
+      this.raws[i] = null;
+    }
+    this._version++;
+    return first;
+  }
+
+  /**
+   * Replaces the first comma-separated value of the first line of `name` (e.g. the top
+   * Via after adding received/rport); other values on that line are kept.
+   */
+  replaceFirstValue(name: string, value: string): void {
+    const lname = canonicalHeaderName(name);
+    const i = this.indexOf(lname);
+    if (i < 0) {
+      this.append(lname, value);
+      return;
+    }
+    const parts: string[] = [];
+    splitCommas(this.vals[i], parts);
+    parts[0] = value;
+    this.vals[i] = parts.length === 1 ? value : parts.join(', ');
+    this.raws[i] = null;
+    this._version++;
+  }
+
+  private removeAt(i: number): void {
+    this.lnames.splice(i, 1);
+    this.vals.splice(i, 1);
+    this.raws.splice(i, 1);
+  }
+
+  /** Deep copy (strings are immutable; raw text is kept so the copy serializes the same). */
+  clone(): HeaderList {
+    const h = new HeaderList();
+    for (let i = 0; i < this.lnames.length; i++) {
+      h.lnames.push(this.lnames[i]);
+      h.vals.push(this.vals[i]);
+      h.raws.push(this.raws[i]);
+    }
+    return h;
+  }
+
+  /** Lines in order as `{ name, value }`; `name` is the canonical lowercase name. */
+  *[Symbol.iterator](): Iterator<{ name: string; value: string }> {
+    for (let i = 0; i < this.lnames.length; i++) yield { name: this.lnames[i], value: this.vals[i] };
+  }
+}

@@ -1,0 +1,469 @@
+import { CSeq } from './cseq.js';
+import { frozenError, sipError, SipMessageError, type SipParseError } from './errors.js';
+import { HeaderList } from './header-list.js';
+import { formatHeaderName } from './header-name.js';
+import { NameAddr, parseContacts } from './name-addr.js';
+import { parseUint, splitCommas, CHAR, C_WORD } from './chars.js';
+import { type Uri } from './uri.js';
+import { Via } from './via.js';
+
+export type Contacts = { star: true } | { star: false; contacts: NameAddr[] };
+
+/** RFC 3261 §20.19: malformed (here: overlarge) Expires values count as 3600. */
+const DEFAULT_EXPIRES = 3600;
+const MAX_EXPIRES = 0xffffffff;
+
+/**
+ * Common part of requests and responses (RFC 3261 §7).
+ *
+ * Header values are parsed lazily on first access and cached against `headers.version`, so
+ * a mutation of the header list invalidates them. Parsed objects are copies: to change a
+ * header, modify the object and write it back (`msg.headers.set('to', to.toString())`).
+ * `parseMessage` validates every header these accessors read; on a message built by hand a
+ * missing or malformed header makes the accessor throw `SipMessageError`.
+ */
+export abstract class SipMessage {
+  headers: HeaderList;
+  /** The body; a view of the receive buffer for parsed messages (never written to). */
+  body: Buffer;
+
+  /** @internal received start line incl. terminator (null: built by hand) */
+  _rawStart: string | null;
+  /** @internal received empty line ending the header section */
+  _rawEnd: string;
+  /** @internal headers.version the caches below belong to */
+  _cv: number;
+  /** @internal */ _callId: string | null;
+  /** @internal */ _cseq: CSeq | null;
+  /** @internal */ _from: NameAddr | null;
+  /** @internal */ _to: NameAddr | null;
+  /** @internal */ _vias: Via[] | null;
+  /** @internal undefined: not read yet */ _maxForwards: number | null | undefined;
+  /** @internal undefined: not read yet */ _contentLength: number | null | undefined;
+  /** @internal */ _contacts: Contacts | null;
+  /** @internal */ _routes: NameAddr[] | null;
+  /** @internal */ _recordRoutes: NameAddr[] | null;
+  /** @internal undefined: not read yet */ _expires: number | null | undefined;
+
+  constructor(headers: HeaderList | undefined, body: Buffer | undefined) {
+    this.headers = headers ?? new HeaderList();
+    this.body = body ?? EMPTY_BODY;
+    this._rawStart = null;
+    this._rawEnd = '\r\n';
+    this._cv = this.headers.version;
+    this._callId = null;
+    this._cseq = null;
+    this._from = null;
+    this._to = null;
+    this._vias = null;
+    this._maxForwards = undefined;
+    this._contentLength = undefined;
+    this._contacts = null;
+    this._routes = null;
+    this._recordRoutes = null;
+    this._expires = undefined;
+  }
+
+  /** @internal drops caches made for an older header version */
+  _sync(): void {
+    if (this._cv === this.headers.version) return;
+    this._cv = this.headers.version;
+    this._callId = null;
+    this._cseq = null;
+    this._from = null;
+    this._to = null;
+    this._vias = null;
+    this._maxForwards = undefined;
+    this._contentLength = undefined;
+    this._contacts = null;
+    this._routes = null;
+    this._recordRoutes = null;
+    this._expires = undefined;
+  }
+
+  get callId(): string {
+    this._sync();
+    if (this._callId === null) this._callId = unwrap(readCallId(this.headers));
+    return this._callId;
+  }
+
+  get cseq(): CSeq {
+    this._sync();
+    if (this._cseq === null) this._cseq = unwrap(readCSeq(this.headers));
+    return this._cseq;
+  }
+
+  get from(): NameAddr {
+    this._sync();
+    if (this._from === null) this._from = unwrap(readNameAddr(this.headers, 'from'));
+    return this._from;
+  }
+
+  get to(): NameAddr {
+    this._sync();
+    if (this._to === null) this._to = unwrap(readNameAddr(this.headers, 'to'));
+    return this._to;
+  }
+
+  /** All Via values in order (over lines and commas). */
+  get vias(): Via[] {
+    this._sync();
+    if (this._vias === null) this._vias = unwrap(readVias(this.headers));
+    return this._vias;
+  }
+
+  get topVia(): Via {
+    const v = this.vias;
+    if (v.length === 0) throw new SipMessageError(sipError('SIP_ERR_MISSING_HEADER', 'Via'));
+    return v[0];
+  }
+
+  /** null when absent (a proxy then adds 70, RFC 3261 §16.6 step 3). */
+  get maxForwards(): number | null {
+    this._sync();
+    if (this._maxForwards === undefined) this._maxForwards = unwrap(readMaxForwards(this.headers));
+    return this._maxForwards;
+  }
+
+  /** The Content-Length header's value (null when absent); the body length is `body.length`. */
+  get contentLength(): number | null {
+    this._sync();
+    if (this._contentLength === undefined) this._contentLength = unwrap(readContentLength(this.headers));
+    return this._contentLength;
+  }
+
+  /** Contact values; `{ star: false, contacts: [] }` when there is none. */
+  get contacts(): Contacts {
+    this._sync();
+    if (this._contacts === null) this._contacts = unwrap(readContacts(this.headers));
+    return this._contacts;
+  }
+
+  /** Route values in order (RFC 3261 §20.34). */
+  get routes(): NameAddr[] {
+    this._sync();
+    if (this._routes === null) this._routes = unwrap(readRouteSet(this.headers, 'route'));
+    return this._routes;
+  }
+
+  /** Record-Route values in order (RFC 3261 §20.30). */
+  get recordRoutes(): NameAddr[] {
+    this._sync();
+    if (this._recordRoutes === null) this._recordRoutes = unwrap(readRouteSet(this.headers, 'record-route'));
+    return this._recordRoutes;
+  }
+
+  /**
+   * The Expires header in seconds, null when absent. Values above 2**32-1 are malformed
+   * and count as 3600 (RFC 3261 §20.19, RFC 4475 §3.1.2.4).
+   */
+  get expires(): number | null {
+    this._sync();
+    if (this._expires === undefined) this._expires = unwrap(readExpires(this.headers));
+    return this._expires;
+  }
+
+  /** @internal start line incl. CRLF */
+  abstract _startLine(): string;
+
+  /**
+   * Start line + headers + empty line + body. Untouched header lines are written exactly as
+   * received; set/added ones as `Name: value`. Content-Length always states `body.length`
+   * (one line, at the place of the first received one, else at the end).
+   */
+  toBuffer(): Buffer {
+    let s = this._startLine();
+    const h = this.headers;
+    const ln = h.lnames;
+    const raws = h.raws;
+    const vals = h.vals;
+    const bodyLen = this.body.length;
+    let clDone = false;
+    for (let i = 0; i < ln.length; i++) {
+      const raw = raws[i];
+      if (ln[i] === 'content-length') {
+        if (clDone) continue;
+        clDone = true;
+        if (raw !== null && parseUint(vals[i], 10) === bodyLen) s += raw;
+        else s += 'Content-Length: ' + bodyLen + '\r\n';
+        continue;
+      }
+      s += raw !== null ? raw : formatHeaderName(ln[i]) + ': ' + vals[i] + '\r\n';
+    }
+    if (!clDone) s += 'Content-Length: ' + bodyLen + '\r\n';
+    s += this._rawEnd;
+    const head = Buffer.from(s, 'latin1');
+    return bodyLen === 0 ? head : Buffer.concat([head, this.body], head.length + bodyLen);
+  }
+
+  /** @internal copies the common state into `c` */
+  _copyInto(c: SipMessage): void {
+    c.headers = this.headers.clone();
+    c.body = this.body;
+    c._rawStart = this._rawStart;
+    c._rawEnd = this._rawEnd;
+    c._cv = -1;
+  }
+
+  abstract clone(): this;
+}
+
+const EMPTY_BODY = Buffer.alloc(0);
+
+/** Errors from the readers below always carry a `code` (sipError); values never do. */
+function isReadError(v: unknown): v is SipParseError {
+  return typeof v === 'object' && v !== null && 'code' in v && 'status' in v;
+}
+
+function unwrap<T>(v: T | SipParseError): T {
+  if (isReadError(v)) throw new SipMessageError(v);
+  return v;
+}
+
+/** Version text check: "SIP/2.0" (case-insensitive, RFC 3261 §7.1). */
+export function isSip20(v: string): boolean {
+  return v.length === 7 && (v === 'SIP/2.0' || v.toUpperCase() === 'SIP/2.0');
+}
+
+/** SIP request (RFC 3261 §7.1). */
+export class SipRequest extends SipMessage {
+  method: string;
+  version: string;
+  /** @internal */ _uri: Uri;
+  /** @internal R-URI text when first handed out (null: never; then the raw line is current) */
+  _uriSnap: string | null;
+  /** @internal */ _rawMethod: string;
+  /** @internal */ _rawVersion: string;
+
+  constructor(method: string, uri: Uri, headers?: HeaderList, body?: Buffer) {
+    super(headers, body);
+    this.method = method;
+    this.version = 'SIP/2.0';
+    this._uri = uri;
+    this._uriSnap = null;
+    this._rawMethod = method;
+    this._rawVersion = 'SIP/2.0';
+  }
+
+  get uri(): Uri {
+    if (this._rawStart !== null && this._uriSnap === null) this._uriSnap = this._uri.toString();
+    return this._uri;
+  }
+
+  set uri(u: Uri) {
+    if (this._rawStart !== null && this._uriSnap === null) this._uriSnap = this._uri.toString();
+    this._uri = u;
+  }
+
+  /** @internal */
+  _startLine(): string {
+    const raw = this._rawStart;
+    if (raw !== null && this.method === this._rawMethod && this.version === this._rawVersion &&
+        (this._uriSnap === null || this._uriSnap === this._uri.toString())) return raw;
+    return this.method + ' ' + this._uri.toString() + ' ' + this.version + '\r\n';
+  }
+
+  clone(): this {
+    const c = new SipRequest(this.method, this._uri.clone());
+    this._copyInto(c);
+    c.version = this.version;
+    c._uriSnap = this._rawStart !== null && this._uriSnap === null ? this._uri.toString() : this._uriSnap;
+    c._rawMethod = this._rawMethod;
+    c._rawVersion = this._rawVersion;
+    return c as this;
+  }
+}
+
+/** SIP response (RFC 3261 §7.2). */
+export class SipResponse extends SipMessage {
+  status: number;
+  reason: string;
+  version: string;
+  /** @internal */ _rawStatus: number;
+  /** @internal */ _rawReason: string;
+  /** @internal */ _rawVersion: string;
+
+  constructor(status: number, reason: string, headers?: HeaderList, body?: Buffer) {
+    super(headers, body);
+    this.status = status;
+    this.reason = reason;
+    this.version = 'SIP/2.0';
+    this._rawStatus = status;
+    this._rawReason = reason;
+    this._rawVersion = 'SIP/2.0';
+  }
+
+  /** @internal */
+  _startLine(): string {
+    const raw = this._rawStart;
+    if (raw !== null && this.status === this._rawStatus && this.reason === this._rawReason &&
+        this.version === this._rawVersion) return raw;
+    return this.version + ' ' + this.status + ' ' + this.reason + '\r\n';
+  }
+
+  clone(): this {
+    const c = new SipResponse(this.status, this.reason);
+    this._copyInto(c);
+    c.version = this.version;
+    c._rawStatus = this._rawStatus;
+    c._rawReason = this._rawReason;
+    c._rawVersion = this._rawVersion;
+    return c as this;
+  }
+}
+
+export function isRequest(m: SipRequest | SipResponse): m is SipRequest {
+  return m instanceof SipRequest;
+}
+
+// Header readers shared by the accessors and by parseMessage's validation. Each returns
+// the parsed value or the SipParseError naming the fault.
+
+function single(h: HeaderList, lname: string, label: string): string | SipParseError | null {
+  let found: string | null = null;
+  const ln = h.lnames;
+  for (let i = 0; i < ln.length; i++) {
+    if (ln[i] !== lname) continue;
+    if (found !== null) return sipError('SIP_ERR_DUPLICATE_HEADER', label);
+    found = h.vals[i];
+  }
+  return found;
+}
+
+/** Call-ID = word [ "@" word ] (RFC 3261 §25.1). */
+export function checkCallId(v: string): string | SipParseError {
+  let at = 0;
+  if (v.length === 0) return BAD_CALL_ID;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 0x40) {
+      if (++at > 1 || i === 0 || i === v.length - 1) return BAD_CALL_ID;
+    } else if (c > 255 || (CHAR[c] & C_WORD) === 0) return BAD_CALL_ID;
+  }
+  return v;
+}
+
+export function readCallId(h: HeaderList): string | SipParseError {
+  const v = single(h, 'call-id', 'Call-ID');
+  if (v === null) return sipError('SIP_ERR_MISSING_HEADER', 'Call-ID');
+  if (typeof v !== 'string') return v;
+  return checkCallId(v);
+}
+
+export function readCSeq(h: HeaderList): CSeq | SipParseError {
+  const v = single(h, 'cseq', 'CSeq');
+  if (v === null) return sipError('SIP_ERR_MISSING_HEADER', 'CSeq');
+  if (typeof v !== 'string') return v;
+  return CSeq.parse(v);
+}
+
+export function parseFromTo(v: string, lname: 'from' | 'to'): NameAddr | SipParseError {
+  const na = NameAddr.parse(v);
+  return 'status' in na ? (lname === 'from' ? BAD_FROM : BAD_TO) : na;
+}
+
+export function readNameAddr(h: HeaderList, lname: 'from' | 'to'): NameAddr | SipParseError {
+  const label = lname === 'from' ? 'From' : 'To';
+  const v = single(h, lname, label);
+  if (v === null) return sipError('SIP_ERR_MISSING_HEADER', label);
+  if (typeof v !== 'string') return v;
+  return parseFromTo(v, lname);
+}
+
+/** Appends the Via values of one header line to `out`. */
+export function parseViaLine(line: string, out: Via[]): SipParseError | null {
+  if (line.indexOf(',') < 0) {
+    const via = Via.parse(line);
+    if ('status' in via) return via;
+    out.push(via);
+    return null;
+  }
+  const parts: string[] = [];
+  splitCommas(line, parts);
+  for (const v of parts) {
+    const via = Via.parse(v);
+    if ('status' in via) return via;
+    out.push(via);
+  }
+  return null;
+}
+
+export function readVias(h: HeaderList): Via[] | SipParseError {
+  const out: Via[] = [];
+  const ln = h.lnames;
+  for (let i = 0; i < ln.length; i++) {
+    if (ln[i] !== 'via') continue;
+    const err = parseViaLine(h.vals[i], out);
+    if (err !== null) return err;
+  }
+  return out;
+}
+
+/** Max-Forwards = 1*DIGIT, 0-255 (RFC 3261 §20.22). */
+export function parseMaxForwards(v: string): number | SipParseError {
+  const n = parseUint(v, 10);
+  return n < 0 || n > 255 ? BAD_MAX_FORWARDS : n;
+}
+
+export function readMaxForwards(h: HeaderList): number | null | SipParseError {
+  const v = single(h, 'max-forwards', 'Max-Forwards');
+  if (v === null || typeof v !== 'string') return v;
+  return parseMaxForwards(v);
+}
+
+/** Content-Length = 1*DIGIT (RFC 3261 §20.14); one value only (RFC 4475 §3.3.9). */
+export function parseContentLength(v: string): number | SipParseError {
+  const n = parseUint(v, 10);
+  return n < 0 ? BAD_CONTENT_LENGTH : n;
+}
+
+export function readContentLength(h: HeaderList): number | null | SipParseError {
+  const v = single(h, 'content-length', 'Content-Length');
+  if (v === null || typeof v !== 'string') return v;
+  return parseContentLength(v);
+}
+
+export function readContacts(h: HeaderList): Contacts | SipParseError {
+  const values = h.values('contact');
+  if (values.length === 0) return { star: false, contacts: [] };
+  return parseContacts(values);
+}
+
+/** Route / Record-Route: name-addr only (RFC 3261 §20.30, §20.34). */
+export function readRouteSet(h: HeaderList, lname: 'route' | 'record-route'): NameAddr[] | SipParseError {
+  const values = h.values(lname);
+  const out: NameAddr[] = [];
+  for (const v of values) {
+    const na = NameAddr.parse(v);
+    if ('status' in na || !na.angle) return lname === 'route' ? BAD_ROUTE : BAD_RECORD_ROUTE;
+    out.push(na);
+  }
+  return out;
+}
+
+/** Expires = delta-seconds (RFC 3261 §20.19). */
+export function parseExpires(v: string): number | SipParseError {
+  if (v.length === 0) return BAD_EXPIRES;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return BAD_EXPIRES;
+  }
+  if (v.length > 10) return DEFAULT_EXPIRES;
+  const n = Number(v);
+  return n > MAX_EXPIRES ? DEFAULT_EXPIRES : n;
+}
+
+export function readExpires(h: HeaderList): number | null | SipParseError {
+  const v = single(h, 'expires', 'Expires');
+  if (v === null || typeof v !== 'string') return v;
+  return parseExpires(v);
+}
+
+const BAD_CALL_ID = frozenError('SIP_ERR_MALFORMED_HEADER', 'Call-ID');
+const BAD_FROM = frozenError('SIP_ERR_MALFORMED_HEADER', 'From');
+const BAD_TO = frozenError('SIP_ERR_MALFORMED_HEADER', 'To');
+const BAD_MAX_FORWARDS = frozenError('SIP_ERR_MALFORMED_HEADER', 'Max-Forwards');
+const BAD_CONTENT_LENGTH = frozenError('SIP_ERR_MALFORMED_HEADER', 'Content-Length');
+const BAD_ROUTE = frozenError('SIP_ERR_MALFORMED_HEADER', 'Route');
+const BAD_RECORD_ROUTE = frozenError('SIP_ERR_MALFORMED_HEADER', 'Record-Route');
+const BAD_EXPIRES = frozenError('SIP_ERR_MALFORMED_HEADER', 'Expires');
