@@ -208,7 +208,9 @@ export class ContainersBackend implements Backend {
           // not present: build or pull below
         }
         if (spec.dockerfile !== undefined && existsSync(join(repoRoot, spec.dockerfile))) {
-          await GenericContainer.fromDockerfile(repoRoot, spec.dockerfile).build(image, { deleteOnExit: false });
+          await GenericContainer.fromDockerfile(repoRoot, spec.dockerfile)
+            .withBuildArgs(spec.buildArgs ?? {})
+            .build(image, { deleteOnExit: false });
           return;
         }
         throw new HarnessError('HARNESS_ERR_BACKEND', `image ${image} for ${name} is missing and ${spec.dockerfile ?? 'no Dockerfile'} cannot build it (docker compose build?)`);

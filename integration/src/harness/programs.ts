@@ -14,6 +14,8 @@ export interface ProgramSpec {
   entrypoint?: string[];
   /** Dockerfile (relative to the repository root, which is the build context) for `image`. */
   dockerfile?: string;
+  /** Build arguments for `dockerfile` (the shared node-service recipe takes SERVICE). */
+  buildArgs?: Record<string, string>;
 }
 
 function node(service: string): { command: string; args: string[] } {
@@ -22,8 +24,8 @@ function node(service: string): { command: string; args: string[] } {
 
 export const PROGRAMS: Readonly<Record<string, ProgramSpec>> = {
   'sip-proxy': { native: node('proxy'), image: 'voip-stack/proxy:dev', dockerfile: 'services/proxy/Dockerfile' },
-  'rtp-relay': { native: node('rtpproxy'), image: 'voip-stack/rtpproxy:dev', dockerfile: 'services/rtpproxy/Dockerfile' },
-  'radius-acct': { native: node('radius-acct'), image: 'voip-stack/radius-acct:dev', dockerfile: 'services/radius-acct/Dockerfile' },
+  'rtp-relay': { native: node('rtpproxy'), image: 'voip-stack/rtpproxy:dev', dockerfile: 'docker/node-service/Dockerfile', buildArgs: { SERVICE: 'rtpproxy' } },
+  'radius-acct': { native: node('radius-acct'), image: 'voip-stack/radius-acct:dev', dockerfile: 'docker/node-service/Dockerfile', buildArgs: { SERVICE: 'radius-acct' } },
   sipp: { native: { command: 'sipp', args: [] }, image: 'voip-stack/sipp:3.6.1', entrypoint: ['sipp'], dockerfile: 'docker/sipp/Dockerfile' },
   kamailio: { native: { command: 'kamailio', args: [] }, image: 'voip-stack/kamailio:5.6', entrypoint: ['kamailio'], dockerfile: 'docker/kamailio/Dockerfile' },
   freeradius: { native: { command: 'freeradius', args: [] }, image: 'voip-stack/freeradius:3.2', entrypoint: ['freeradius'], dockerfile: 'docker/freeradius/Dockerfile' },
