@@ -1,0 +1,177 @@
+-- Schema of the chapter-5 configuration: the tables of Kamailio 5.6's MySQL schema
+-- (standard, auth_db, usrloc, alias_db, domain, group, avpops, permissions, speeddial), with the
+-- same table and column names, types, indexes and `version` rows, so the proxy and Kamailio can
+-- share one database in either direction. Created by `sipctl db init`.
+--
+-- One addition: subscriber.email_address (OpenSER 1.x had it; Kamailio 5.x dropped it). Kamailio
+-- selects its columns by name, so the extra column does not disturb it; the proxy works without it.
+--
+-- `sipctl db init` runs each statement separately and skips tables that already exist, which lets
+-- it complete a database that kamdbctl created.
+
+CREATE TABLE `version` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `table_name` VARCHAR(32) NOT NULL,
+    `table_version` INT UNSIGNED DEFAULT 0 NOT NULL,
+    CONSTRAINT table_name_idx UNIQUE (`table_name`)
+);
+INSERT INTO version (table_name, table_version) values ('version','1');
+
+CREATE TABLE `subscriber` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `username` VARCHAR(64) DEFAULT '' NOT NULL,
+    `domain` VARCHAR(64) DEFAULT '' NOT NULL,
+    `password` VARCHAR(64) DEFAULT '' NOT NULL,
+    `ha1` VARCHAR(128) DEFAULT '' NOT NULL,
+    `ha1b` VARCHAR(128) DEFAULT '' NOT NULL,
+    `email_address` VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT account_idx UNIQUE (`username`, `domain`)
+);
+CREATE INDEX username_idx ON subscriber (`username`);
+INSERT INTO version (table_name, table_version) values ('subscriber','7');
+
+CREATE TABLE `location` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `ruid` VARCHAR(64) DEFAULT '' NOT NULL,
+    `username` VARCHAR(64) DEFAULT '' NOT NULL,
+    `domain` VARCHAR(64) DEFAULT NULL,
+    `contact` VARCHAR(512) DEFAULT '' NOT NULL,
+    `received` VARCHAR(128) DEFAULT NULL,
+    `path` VARCHAR(512) DEFAULT NULL,
+    `expires` DATETIME DEFAULT '2030-05-28 21:32:15' NOT NULL,
+    `q` FLOAT(10,2) DEFAULT 1.0 NOT NULL,
+    `callid` VARCHAR(255) DEFAULT 'Default-Call-ID' NOT NULL,
+    `cseq` INT(11) DEFAULT 1 NOT NULL,
+    `last_modified` DATETIME DEFAULT '2000-01-01 00:00:01' NOT NULL,
+    `flags` INT(11) DEFAULT 0 NOT NULL,
+    `cflags` INT(11) DEFAULT 0 NOT NULL,
+    `user_agent` VARCHAR(255) DEFAULT '' NOT NULL,
+    `socket` VARCHAR(64) DEFAULT NULL,
+    `methods` INT(11) DEFAULT NULL,
+    `instance` VARCHAR(255) DEFAULT NULL,
+    `reg_id` INT(11) DEFAULT 0 NOT NULL,
+    `server_id` INT(11) DEFAULT 0 NOT NULL,
+    `connection_id` INT(11) DEFAULT 0 NOT NULL,
+    `keepalive` INT(11) DEFAULT 0 NOT NULL,
+    `partition` INT(11) DEFAULT 0 NOT NULL,
+    CONSTRAINT ruid_idx UNIQUE (`ruid`)
+);
+CREATE INDEX account_contact_idx ON location (`username`, `domain`, `contact`);
+CREATE INDEX expires_idx ON location (`expires`);
+CREATE INDEX tcpcon_idx ON location (`connection_id`);
+CREATE INDEX connection_idx ON location (`server_id`, `connection_id`);
+INSERT INTO version (table_name, table_version) values ('location','9');
+
+CREATE TABLE `location_attrs` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `ruid` VARCHAR(64) DEFAULT '' NOT NULL,
+    `username` VARCHAR(64) DEFAULT '' NOT NULL,
+    `domain` VARCHAR(64) DEFAULT NULL,
+    `aname` VARCHAR(64) DEFAULT '' NOT NULL,
+    `atype` INT(11) DEFAULT 0 NOT NULL,
+    `avalue` VARCHAR(512) DEFAULT '' NOT NULL,
+    `last_modified` DATETIME DEFAULT '2000-01-01 00:00:01' NOT NULL
+);
+CREATE INDEX account_record_idx ON location_attrs (`username`, `domain`, `ruid`);
+CREATE INDEX last_modified_idx ON location_attrs (`last_modified`);
+INSERT INTO version (table_name, table_version) values ('location_attrs','1');
+
+CREATE TABLE `dbaliases` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `alias_username` VARCHAR(64) DEFAULT '' NOT NULL,
+    `alias_domain` VARCHAR(64) DEFAULT '' NOT NULL,
+    `username` VARCHAR(64) DEFAULT '' NOT NULL,
+    `domain` VARCHAR(64) DEFAULT '' NOT NULL
+);
+CREATE INDEX alias_user_idx ON dbaliases (`alias_username`);
+CREATE INDEX alias_idx ON dbaliases (`alias_username`, `alias_domain`);
+CREATE INDEX target_idx ON dbaliases (`username`, `domain`);
+INSERT INTO version (table_name, table_version) values ('dbaliases','1');
+
+CREATE TABLE `domain` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `domain` VARCHAR(64) NOT NULL,
+    `did` VARCHAR(64) DEFAULT NULL,
+    `last_modified` DATETIME DEFAULT '2000-01-01 00:00:01' NOT NULL,
+    CONSTRAINT domain_idx UNIQUE (`domain`)
+);
+INSERT INTO version (table_name, table_version) values ('domain','2');
+
+CREATE TABLE `domain_attrs` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `did` VARCHAR(64) NOT NULL,
+    `name` VARCHAR(32) NOT NULL,
+    `type` INT UNSIGNED NOT NULL,
+    `value` VARCHAR(255) NOT NULL,
+    `last_modified` DATETIME DEFAULT '2000-01-01 00:00:01' NOT NULL
+);
+CREATE INDEX domain_attrs_idx ON domain_attrs (`did`, `name`);
+INSERT INTO version (table_name, table_version) values ('domain_attrs','1');
+
+CREATE TABLE `grp` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `username` VARCHAR(64) DEFAULT '' NOT NULL,
+    `domain` VARCHAR(64) DEFAULT '' NOT NULL,
+    `grp` VARCHAR(64) DEFAULT '' NOT NULL,
+    `last_modified` DATETIME DEFAULT '2000-01-01 00:00:01' NOT NULL,
+    CONSTRAINT account_group_idx UNIQUE (`username`, `domain`, `grp`)
+);
+INSERT INTO version (table_name, table_version) values ('grp','2');
+
+CREATE TABLE `re_grp` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `reg_exp` VARCHAR(128) DEFAULT '' NOT NULL,
+    `group_id` INT(11) DEFAULT 0 NOT NULL
+);
+CREATE INDEX group_idx ON re_grp (`group_id`);
+INSERT INTO version (table_name, table_version) values ('re_grp','1');
+
+CREATE TABLE `usr_preferences` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `uuid` VARCHAR(64) DEFAULT '' NOT NULL,
+    `username` VARCHAR(255) DEFAULT 0 NOT NULL,
+    `domain` VARCHAR(64) DEFAULT '' NOT NULL,
+    `attribute` VARCHAR(32) DEFAULT '' NOT NULL,
+    `type` INT(11) DEFAULT 0 NOT NULL,
+    `value` VARCHAR(128) DEFAULT '' NOT NULL,
+    `last_modified` DATETIME DEFAULT '2000-01-01 00:00:01' NOT NULL
+);
+CREATE INDEX ua_idx ON usr_preferences (`uuid`, `attribute`);
+CREATE INDEX uda_idx ON usr_preferences (`username`, `domain`, `attribute`);
+INSERT INTO version (table_name, table_version) values ('usr_preferences','2');
+
+CREATE TABLE `trusted` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `src_ip` VARCHAR(50) NOT NULL,
+    `proto` VARCHAR(4) NOT NULL,
+    `from_pattern` VARCHAR(64) DEFAULT NULL,
+    `ruri_pattern` VARCHAR(64) DEFAULT NULL,
+    `tag` VARCHAR(64),
+    `priority` INT DEFAULT 0 NOT NULL
+);
+CREATE INDEX peer_idx ON trusted (`src_ip`);
+INSERT INTO version (table_name, table_version) values ('trusted','6');
+
+CREATE TABLE `address` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `grp` INT(11) UNSIGNED DEFAULT 1 NOT NULL,
+    `ip_addr` VARCHAR(50) NOT NULL,
+    `mask` INT DEFAULT 32 NOT NULL,
+    `port` SMALLINT(5) UNSIGNED DEFAULT 0 NOT NULL,
+    `tag` VARCHAR(64)
+);
+INSERT INTO version (table_name, table_version) values ('address','6');
+
+CREATE TABLE `speed_dial` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `username` VARCHAR(64) DEFAULT '' NOT NULL,
+    `domain` VARCHAR(64) DEFAULT '' NOT NULL,
+    `sd_username` VARCHAR(64) DEFAULT '' NOT NULL,
+    `sd_domain` VARCHAR(64) DEFAULT '' NOT NULL,
+    `new_uri` VARCHAR(255) DEFAULT '' NOT NULL,
+    `fname` VARCHAR(64) DEFAULT '' NOT NULL,
+    `lname` VARCHAR(64) DEFAULT '' NOT NULL,
+    `description` VARCHAR(64) DEFAULT '' NOT NULL,
+    CONSTRAINT speed_dial_idx UNIQUE (`username`, `domain`, `sd_domain`, `sd_username`)
+);
+INSERT INTO version (table_name, table_version) values ('speed_dial','2');

@@ -1,0 +1,609 @@
+/**
+ * MySQL / MariaDB Storage over Kamailio 5.x tables (mysql2): one connection pool, prepared
+ * statements (`execute`) for every fixed-shape query, client-side escaped multi-row statements
+ * for batches, start-up connect with exponential back-off, one retry when a pooled connection
+ * turns out to be dead, and coded errors with a one-line reason (unreachable, access denied,
+ * no such database, schema missing).
+ */
+import { createPool, type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
+import { describeDbUrl, type MysqlUrl } from './db-url.js';
+import { EXTENSION_COLUMNS, readSchemaBlocks } from './mysql-schema.js';
+import { silentStorageLogger, type StorageLogger } from './storage-logger.js';
+import { StorageError } from './storage-error.js';
+import type {
+  AliasRepository,
+  AliasRow,
+  DomainRepository,
+  DomainRow,
+  GroupRepository,
+  GroupRow,
+  LocationRepository,
+  LocationRow,
+  PreferenceRepository,
+  PreferenceRow,
+  SchemaReport,
+  Storage,
+  Subscriber,
+  SubscriberRepository,
+} from './storage.js';
+
+export interface MysqlStorageOptions {
+  logger?: StorageLogger;
+  /** Start-up attempts before giving up with STORAGE_ERR_UNREACHABLE (1 = no retry). */
+  connectAttempts?: number;
+  /** First back-off delay; doubles per attempt up to maxBackoffMs. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Pending queries beyond the pool size before new ones fail fast (bounded memory under load). */
+  queueLimit?: number;
+}
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE']);
+/** Errors that mean the pooled connection died: the query is retried once on a fresh one. */
+const RETRYABLE_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE', 'ER_CON_COUNT_ERROR']);
+
+/** Multi-row statements are cut into chunks of this many rows (max_allowed_packet stays far). */
+const BATCH_ROWS = 500;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function errCode(err: unknown): string {
+  return (err as { code?: unknown }).code?.toString() ?? '';
+}
+
+/** Kamailio writes DATETIME in the server's local time; mysql2's 'local' timezone does the same. */
+function toDate(ms: number): Date {
+  // usrloc stores a permanent binding (expires 0) as the epoch's zero DATETIME.
+  return ms === 0 ? new Date(1970, 0, 1, 0, 0, 0) : new Date(ms);
+}
+
+function fromDate(v: unknown): number {
+  if (!(v instanceof Date)) return 0;
+  const t = v.getTime();
+  if (Number.isNaN(t)) return 0;
+  return v.getFullYear() <= 1970 ? 0 : t;
+}
+
+const LOCATION_COLUMNS = [
+  'ruid', 'username', 'domain', 'contact', 'received', 'path', 'expires', 'q', 'callid', 'cseq', 'last_modified',
+  'flags', 'cflags', 'user_agent', 'socket', 'methods', 'instance', 'reg_id', 'server_id', 'connection_id', 'keepalive', 'partition',
+] as const;
+const LOCATION_COLUMN_LIST = LOCATION_COLUMNS.map((c) => `\`${c}\``).join(', ');
+const LOCATION_UPDATE_LIST = LOCATION_COLUMNS.filter((c) => c !== 'ruid')
+  .map((c) => `\`${c}\` = VALUES(\`${c}\`)`)
+  .join(', ');
+const LOCATION_UPSERT_ONE = `INSERT INTO location (${LOCATION_COLUMN_LIST}) VALUES (${LOCATION_COLUMNS.map(() => '?').join(', ')}) ON DUPLICATE KEY UPDATE ${LOCATION_UPDATE_LIST}`;
+
+function locationValues(r: LocationRow): unknown[] {
+  return [
+    r.ruid, r.username, r.domain, r.contact, r.received, r.path, toDate(r.expires), r.q, r.callid, r.cseq, toDate(r.lastModified),
+    r.flags, r.cflags, r.userAgent, r.socket, r.methods, r.instance, r.regId, r.serverId, r.connectionId, r.keepalive, r.partition,
+  ];
+}
+
+function locationRow(x: RowDataPacket): LocationRow {
+  return {
+    ruid: String(x.ruid),
+    username: String(x.username),
+    domain: x.domain === null ? null : String(x.domain),
+    contact: String(x.contact),
+    received: x.received === null ? null : String(x.received),
+    path: x.path === null ? null : String(x.path),
+    expires: fromDate(x.expires),
+    q: Math.round(Number(x.q) * 100) / 100,
+    callid: String(x.callid),
+    cseq: Number(x.cseq),
+    lastModified: fromDate(x.last_modified),
+    flags: Number(x.flags),
+    cflags: Number(x.cflags),
+    userAgent: String(x.user_agent),
+    socket: x.socket === null ? null : String(x.socket),
+    methods: x.methods === null ? null : Number(x.methods),
+    instance: x.instance === null ? null : String(x.instance),
+    regId: Number(x.reg_id),
+    serverId: Number(x.server_id),
+    connectionId: Number(x.connection_id),
+    keepalive: Number(x.keepalive),
+    partition: Number(x.partition),
+  };
+}
+
+export class MysqlStorage implements Storage {
+  readonly kind = 'mysql';
+  readonly description: string;
+  readonly subscribers: SubscriberRepository;
+  readonly aliases: AliasRepository;
+  readonly domains: DomainRepository;
+  readonly groups: GroupRepository;
+  readonly preferences: PreferenceRepository;
+  readonly location: LocationRepository;
+  /** Whether subscriber has our email_address column (absent in a kamdbctl-created database). */
+  hasEmailColumn = false;
+  private readonly pool: Pool;
+  private readonly log: StorageLogger;
+  private closed = false;
+
+  private constructor(
+    private readonly url: MysqlUrl,
+    opts: MysqlStorageOptions,
+  ) {
+    this.description = describeDbUrl(url);
+    this.log = opts.logger ?? silentStorageLogger;
+    this.pool = createPool({
+      host: url.host,
+      port: url.port,
+      user: url.user,
+      password: url.password,
+      database: url.database,
+      connectionLimit: url.connectionLimit,
+      waitForConnections: true,
+      queueLimit: opts.queueLimit ?? 10_000,
+      connectTimeout: 5_000,
+      enableKeepAlive: true,
+      timezone: 'local',
+      charset: 'utf8mb4',
+    });
+    // Idle pooled connections that die emit 'error' on the connection; the pool drops them.
+    this.pool.on('connection', (c) => {
+      c.on('error', (err: unknown) => this.log.warn({ code: errCode(err) }, 'mysql connection lost; the pool will open a new one'));
+    });
+    this.subscribers = new MysqlSubscribers(this);
+    this.aliases = new MysqlAliases(this);
+    this.domains = new MysqlDomains(this);
+    this.groups = new MysqlGroups(this);
+    this.preferences = new MysqlPreferences(this);
+    this.location = new MysqlLocation(this);
+  }
+
+  /**
+   * Opens the pool and waits until the server answers, retrying with exponential back-off.
+   * Access denied and unknown database are not retried: waiting does not fix them.
+   */
+  static async connect(url: MysqlUrl, opts: MysqlStorageOptions = {}): Promise<MysqlStorage> {
+    const s = new MysqlStorage(url, opts);
+    const attempts = Math.max(1, opts.connectAttempts ?? 5);
+    let delay = opts.initialBackoffMs ?? 200;
+    const maxDelay = opts.maxBackoffMs ?? 5_000;
+    for (let i = 1; ; i++) {
+      try {
+        const c = await s.pool.getConnection();
+        try {
+          await c.ping();
+        } finally {
+          c.release();
+        }
+        break;
+      } catch (err) {
+        const mapped = s.mapError(err, 'connect');
+        if (mapped.code !== 'STORAGE_ERR_UNREACHABLE' || i >= attempts) {
+          await s.pool.end().catch(() => undefined);
+          throw mapped;
+        }
+        s.log.warn({ attempt: i, of: attempts, retryInMs: delay, code: errCode(err) }, `${s.description} not reachable yet; retrying`);
+        await sleep(delay);
+        delay = Math.min(maxDelay, delay * 2);
+      }
+    }
+    await s.detectColumns();
+    return s;
+  }
+
+  /** Turns a mysql2/net error into a coded StorageError with one line an operator can act on. */
+  mapError(err: unknown, what: string): StorageError {
+    if (err instanceof StorageError) return err;
+    const code = errCode(err);
+    const msg = (err as Error).message?.split('\n')[0] ?? String(err);
+    const where = this.description;
+    if (UNREACHABLE_CODES.has(code) || /connect ETIMEDOUT|Pool is closed/.test(msg)) {
+      return new StorageError('STORAGE_ERR_UNREACHABLE', `cannot reach database ${where}: ${code || msg}`, { cause: err });
+    }
+    if (code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR' || code === 'ER_TABLEACCESS_DENIED_ERROR') {
+      return new StorageError('STORAGE_ERR_ACCESS_DENIED', `database ${where} refused access: ${msg}`, { cause: err });
+    }
+    if (code === 'ER_BAD_DB_ERROR') {
+      return new StorageError('STORAGE_ERR_NO_DATABASE', `database ${this.url.database} does not exist on ${this.url.host}:${this.url.port} (create it, then run sipctl db init)`, { cause: err });
+    }
+    if (code === 'ER_NO_SUCH_TABLE' || code === 'ER_BAD_FIELD_ERROR') {
+      return new StorageError('STORAGE_ERR_SCHEMA', `schema problem in ${where} (${msg}); run sipctl db init`, { cause: err });
+    }
+    if (code === 'ER_DUP_ENTRY') return new StorageError('STORAGE_ERR_DUPLICATE', `${what}: already exists`, { cause: err });
+    if (code === 'ER_DATA_TOO_LONG' || code === 'ER_TRUNCATED_WRONG_VALUE') {
+      return new StorageError('STORAGE_ERR_INVALID', `${what}: ${msg}`, { cause: err });
+    }
+    return new StorageError('STORAGE_ERR_QUERY', `${what} failed on ${where}: ${msg}`, { cause: err });
+  }
+
+  /** Prepared statement; retried once when the pooled connection had died. */
+  async execute<T extends RowDataPacket[] | ResultSetHeader>(sql: string, params: unknown[], what: string): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [rows] = await this.pool.execute<T>(sql, params as never);
+        return rows;
+      } catch (err) {
+        if (attempt === 1 && RETRYABLE_CODES.has(errCode(err)) && !this.closed) continue;
+        throw this.mapError(err, what);
+      }
+    }
+  }
+
+  /** Client-side escaped statement for variable-length batches (prepared statements are cached per text). */
+  async query<T extends RowDataPacket[] | ResultSetHeader>(sql: string, params: unknown[], what: string): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [rows] = await this.pool.query<T>(sql, params);
+        return rows;
+      } catch (err) {
+        if (attempt === 1 && RETRYABLE_CODES.has(errCode(err)) && !this.closed) continue;
+        throw this.mapError(err, what);
+      }
+    }
+  }
+
+  private async detectColumns(): Promise<void> {
+    const rows = await this.execute<RowDataPacket[]>(
+      'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [this.url.database, 'subscriber'],
+      'reading the subscriber columns',
+    );
+    this.hasEmailColumn = rows.some((r) => String(r.c).toLowerCase() === 'email_address');
+  }
+
+  async initSchema(): Promise<SchemaReport> {
+    const report: SchemaReport = { created: [], existing: [], altered: [] };
+    let conn: PoolConnection;
+    try {
+      conn = await this.pool.getConnection();
+    } catch (err) {
+      throw this.mapError(err, 'db init');
+    }
+    try {
+      const [tables] = await conn.query<RowDataPacket[]>('SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [this.url.database]);
+      const present = new Set(tables.map((r) => String(r.t).toLowerCase()));
+      for (const block of readSchemaBlocks()) {
+        if (present.has(block.table.toLowerCase())) {
+          report.existing.push(block.table);
+          continue;
+        }
+        for (const st of block.statements) await conn.query(st);
+        report.created.push(block.table);
+      }
+      for (const ext of EXTENSION_COLUMNS) {
+        const [cols] = await conn.query<RowDataPacket[]>(
+          'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?',
+          [this.url.database, ext.table, ext.column],
+        );
+        if (cols.length === 0) {
+          await conn.query(ext.ddl);
+          report.altered.push(`${ext.table}.${ext.column}`);
+        }
+      }
+    } catch (err) {
+      throw this.mapError(err, 'db init');
+    } finally {
+      conn.release();
+    }
+    await this.detectColumns();
+    this.log.info({ ...report }, `schema ready in ${this.description}`);
+    return report;
+  }
+
+  async versions(): Promise<Map<string, number>> {
+    const rows = await this.execute<RowDataPacket[]>('SELECT table_name, table_version FROM version', [], 'reading table versions');
+    return new Map(rows.map((r) => [String(r.table_name), Number(r.table_version)]));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
+
+class MysqlSubscribers implements SubscriberRepository {
+  constructor(private readonly db: MysqlStorage) {}
+
+  private columns(): string {
+    return this.db.hasEmailColumn ? 'username, domain, password, ha1, ha1b, email_address' : 'username, domain, password, ha1, ha1b';
+  }
+
+  private row(x: RowDataPacket): Subscriber {
+    return {
+      username: String(x.username),
+      domain: String(x.domain),
+      password: String(x.password),
+      ha1: String(x.ha1),
+      ha1b: String(x.ha1b),
+      emailAddress: this.db.hasEmailColumn ? String(x.email_address) : null,
+    };
+  }
+
+  async get(username: string, domain: string): Promise<Subscriber | null> {
+    const rows = await this.db.execute<RowDataPacket[]>(
+      `SELECT ${this.columns()} FROM subscriber WHERE username = ? AND domain = ? LIMIT 1`,
+      [username, domain],
+      `reading subscriber ${username}@${domain}`,
+    );
+    return rows.length > 0 ? this.row(rows[0]!) : null;
+  }
+
+  async add(s: Subscriber): Promise<void> {
+    try {
+      if (this.db.hasEmailColumn) {
+        await this.db.execute<ResultSetHeader>(
+          'INSERT INTO subscriber (username, domain, password, ha1, ha1b, email_address) VALUES (?, ?, ?, ?, ?, ?)',
+          [s.username, s.domain, s.password, s.ha1, s.ha1b, s.emailAddress ?? ''],
+          `adding subscriber ${s.username}@${s.domain}`,
+        );
+      } else {
+        if (s.emailAddress) {
+          throw new StorageError('STORAGE_ERR_SCHEMA', 'subscriber has no email_address column (Kamailio 5.x schema); run sipctl db init to add it');
+        }
+        await this.db.execute<ResultSetHeader>(
+          'INSERT INTO subscriber (username, domain, password, ha1, ha1b) VALUES (?, ?, ?, ?, ?)',
+          [s.username, s.domain, s.password, s.ha1, s.ha1b],
+          `adding subscriber ${s.username}@${s.domain}`,
+        );
+      }
+    } catch (err) {
+      if (err instanceof StorageError && err.code === 'STORAGE_ERR_DUPLICATE') {
+        throw new StorageError('STORAGE_ERR_DUPLICATE', `subscriber ${s.username}@${s.domain} already exists`);
+      }
+      throw err;
+    }
+  }
+
+  async setCredentials(username: string, domain: string, password: string, ha1: string, ha1b: string): Promise<boolean> {
+    const r = await this.db.execute<ResultSetHeader>(
+      'UPDATE subscriber SET password = ?, ha1 = ?, ha1b = ? WHERE username = ? AND domain = ?',
+      [password, ha1, ha1b, username, domain],
+      `changing the password of ${username}@${domain}`,
+    );
+    return r.affectedRows > 0;
+  }
+
+  async remove(username: string, domain: string): Promise<boolean> {
+    const r = await this.db.execute<ResultSetHeader>('DELETE FROM subscriber WHERE username = ? AND domain = ?', [username, domain], `removing ${username}@${domain}`);
+    return r.affectedRows > 0;
+  }
+
+  async list(domain?: string): Promise<Subscriber[]> {
+    const rows =
+      domain === undefined
+        ? await this.db.execute<RowDataPacket[]>(`SELECT ${this.columns()} FROM subscriber ORDER BY domain, username`, [], 'listing subscribers')
+        : await this.db.execute<RowDataPacket[]>(`SELECT ${this.columns()} FROM subscriber WHERE domain = ? ORDER BY username`, [domain], 'listing subscribers');
+    return rows.map((r) => this.row(r));
+  }
+}
+
+function aliasRow(x: RowDataPacket): AliasRow {
+  return { aliasUsername: String(x.alias_username), aliasDomain: String(x.alias_domain), username: String(x.username), domain: String(x.domain) };
+}
+
+class MysqlAliases implements AliasRepository {
+  constructor(private readonly db: MysqlStorage) {}
+
+  async resolve(aliasUsername: string, aliasDomain: string): Promise<AliasRow[]> {
+    const rows = await this.db.execute<RowDataPacket[]>(
+      'SELECT alias_username, alias_domain, username, domain FROM dbaliases WHERE alias_username = ? AND alias_domain = ? ORDER BY id',
+      [aliasUsername, aliasDomain],
+      `looking up alias ${aliasUsername}@${aliasDomain}`,
+    );
+    return rows.map(aliasRow);
+  }
+
+  async add(row: AliasRow): Promise<void> {
+    // dbaliases has no unique key (alias_db may fork); refuse exact duplicates ourselves.
+    const dup = await this.db.execute<RowDataPacket[]>(
+      'SELECT id FROM dbaliases WHERE alias_username = ? AND alias_domain = ? AND username = ? AND domain = ? LIMIT 1',
+      [row.aliasUsername, row.aliasDomain, row.username, row.domain],
+      'checking alias',
+    );
+    if (dup.length > 0) {
+      throw new StorageError('STORAGE_ERR_DUPLICATE', `alias ${row.aliasUsername}@${row.aliasDomain} -> ${row.username}@${row.domain} already exists`);
+    }
+    await this.db.execute<ResultSetHeader>(
+      'INSERT INTO dbaliases (alias_username, alias_domain, username, domain) VALUES (?, ?, ?, ?)',
+      [row.aliasUsername, row.aliasDomain, row.username, row.domain],
+      `adding alias ${row.aliasUsername}@${row.aliasDomain}`,
+    );
+  }
+
+  async remove(aliasUsername: string, aliasDomain: string): Promise<number> {
+    const r = await this.db.execute<ResultSetHeader>(
+      'DELETE FROM dbaliases WHERE alias_username = ? AND alias_domain = ?',
+      [aliasUsername, aliasDomain],
+      `removing alias ${aliasUsername}@${aliasDomain}`,
+    );
+    return r.affectedRows;
+  }
+
+  async list(target?: { username: string; domain: string }): Promise<AliasRow[]> {
+    const rows =
+      target === undefined
+        ? await this.db.execute<RowDataPacket[]>('SELECT alias_username, alias_domain, username, domain FROM dbaliases ORDER BY alias_domain, alias_username, id', [], 'listing aliases')
+        : await this.db.execute<RowDataPacket[]>(
+            'SELECT alias_username, alias_domain, username, domain FROM dbaliases WHERE username = ? AND domain = ? ORDER BY alias_domain, alias_username, id',
+            [target.username, target.domain],
+            'listing aliases',
+          );
+    return rows.map(aliasRow);
+  }
+}
+
+class MysqlDomains implements DomainRepository {
+  constructor(private readonly db: MysqlStorage) {}
+
+  async list(): Promise<DomainRow[]> {
+    const rows = await this.db.execute<RowDataPacket[]>('SELECT domain, did, last_modified FROM domain ORDER BY domain', [], 'listing domains');
+    return rows.map((x) => ({ domain: String(x.domain), did: x.did === null ? null : String(x.did), lastModified: fromDate(x.last_modified) }));
+  }
+
+  async add(domain: string, did: string | null = null): Promise<void> {
+    try {
+      await this.db.execute<ResultSetHeader>('INSERT INTO domain (domain, did, last_modified) VALUES (?, ?, NOW())', [domain, did], `adding domain ${domain}`);
+    } catch (err) {
+      if (err instanceof StorageError && err.code === 'STORAGE_ERR_DUPLICATE') throw new StorageError('STORAGE_ERR_DUPLICATE', `domain ${domain} already exists`);
+      throw err;
+    }
+  }
+
+  async remove(domain: string): Promise<boolean> {
+    const r = await this.db.execute<ResultSetHeader>('DELETE FROM domain WHERE domain = ?', [domain], `removing domain ${domain}`);
+    return r.affectedRows > 0;
+  }
+}
+
+class MysqlGroups implements GroupRepository {
+  constructor(private readonly db: MysqlStorage) {}
+
+  async groupsOf(username: string, domain: string): Promise<string[]> {
+    const rows = await this.db.execute<RowDataPacket[]>('SELECT grp FROM grp WHERE username = ? AND domain = ? ORDER BY grp', [username, domain], `reading groups of ${username}@${domain}`);
+    return rows.map((r) => String(r.grp));
+  }
+
+  async grant(username: string, domain: string, grp: string): Promise<void> {
+    try {
+      await this.db.execute<ResultSetHeader>(
+        'INSERT INTO grp (username, domain, grp, last_modified) VALUES (?, ?, ?, NOW())',
+        [username, domain, grp],
+        `granting ${grp} to ${username}@${domain}`,
+      );
+    } catch (err) {
+      if (err instanceof StorageError && err.code === 'STORAGE_ERR_DUPLICATE') throw new StorageError('STORAGE_ERR_DUPLICATE', `${username}@${domain} is already in group ${grp}`);
+      throw err;
+    }
+  }
+
+  async revoke(username: string, domain: string, grp?: string): Promise<number> {
+    const r =
+      grp === undefined
+        ? await this.db.execute<ResultSetHeader>('DELETE FROM grp WHERE username = ? AND domain = ?', [username, domain], `revoking groups of ${username}@${domain}`)
+        : await this.db.execute<ResultSetHeader>('DELETE FROM grp WHERE username = ? AND domain = ? AND grp = ?', [username, domain, grp], `revoking ${grp} of ${username}@${domain}`);
+    return r.affectedRows;
+  }
+
+  async list(account?: { username: string; domain: string }): Promise<GroupRow[]> {
+    const rows =
+      account === undefined
+        ? await this.db.execute<RowDataPacket[]>('SELECT username, domain, grp, last_modified FROM grp ORDER BY domain, username, grp', [], 'listing groups')
+        : await this.db.execute<RowDataPacket[]>(
+            'SELECT username, domain, grp, last_modified FROM grp WHERE username = ? AND domain = ? ORDER BY grp',
+            [account.username, account.domain],
+            'listing groups',
+          );
+    return rows.map((x) => ({ username: String(x.username), domain: String(x.domain), grp: String(x.grp), lastModified: fromDate(x.last_modified) }));
+  }
+}
+
+class MysqlPreferences implements PreferenceRepository {
+  constructor(private readonly db: MysqlStorage) {}
+
+  async list(filter: { username?: string; domain?: string; attribute?: string } = {}): Promise<PreferenceRow[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.username !== undefined) {
+      where.push('username = ?');
+      params.push(filter.username);
+    }
+    if (filter.domain !== undefined) {
+      where.push('domain = ?');
+      params.push(filter.domain);
+    }
+    if (filter.attribute !== undefined) {
+      where.push('attribute = ?');
+      params.push(filter.attribute);
+    }
+    const rows = await this.db.execute<RowDataPacket[]>(
+      `SELECT uuid, username, domain, attribute, type, value, last_modified FROM usr_preferences${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY domain, username, attribute, id`,
+      params,
+      'listing preferences',
+    );
+    return rows.map((x) => ({
+      uuid: String(x.uuid),
+      username: String(x.username),
+      domain: String(x.domain),
+      attribute: String(x.attribute),
+      type: Number(x.type),
+      value: String(x.value),
+      lastModified: fromDate(x.last_modified),
+    }));
+  }
+
+  async add(row: Omit<PreferenceRow, 'lastModified'>): Promise<void> {
+    await this.db.execute<ResultSetHeader>(
+      'INSERT INTO usr_preferences (uuid, username, domain, attribute, type, value, last_modified) VALUES (?, ?, ?, ?, ?, ?, NOW())',
+      [row.uuid, row.username, row.domain, row.attribute, row.type, row.value],
+      `adding preference ${row.attribute} of ${row.username}@${row.domain}`,
+    );
+  }
+
+  async remove(username: string, domain: string, attribute?: string): Promise<number> {
+    const r =
+      attribute === undefined
+        ? await this.db.execute<ResultSetHeader>('DELETE FROM usr_preferences WHERE username = ? AND domain = ?', [username, domain], 'removing preferences')
+        : await this.db.execute<ResultSetHeader>('DELETE FROM usr_preferences WHERE username = ? AND domain = ? AND attribute = ?', [username, domain, attribute], 'removing preferences');
+    return r.affectedRows;
+  }
+}
+
+class MysqlLocation implements LocationRepository {
+  constructor(private readonly db: MysqlStorage) {}
+
+  async upsert(row: LocationRow): Promise<void> {
+    await this.db.execute<ResultSetHeader>(LOCATION_UPSERT_ONE, locationValues(row), `saving binding ${row.ruid}`);
+  }
+
+  async upsertMany(rows: readonly LocationRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += BATCH_ROWS) {
+      const chunk = rows.slice(i, i + BATCH_ROWS);
+      await this.db.query<ResultSetHeader>(
+        `INSERT INTO location (${LOCATION_COLUMN_LIST}) VALUES ? ON DUPLICATE KEY UPDATE ${LOCATION_UPDATE_LIST}`,
+        [chunk.map(locationValues)],
+        `saving ${chunk.length} bindings`,
+      );
+    }
+  }
+
+  async remove(ruid: string): Promise<boolean> {
+    const r = await this.db.execute<ResultSetHeader>('DELETE FROM location WHERE ruid = ?', [ruid], `deleting binding ${ruid}`);
+    return r.affectedRows > 0;
+  }
+
+  async removeMany(ruids: readonly string[]): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < ruids.length; i += BATCH_ROWS) {
+      const chunk = ruids.slice(i, i + BATCH_ROWS);
+      const r = await this.db.query<ResultSetHeader>('DELETE FROM location WHERE ruid IN (?)', [chunk], `deleting ${chunk.length} bindings`);
+      n += r.affectedRows;
+    }
+    return n;
+  }
+
+  async byAor(username: string, domain: string | null): Promise<LocationRow[]> {
+    const rows =
+      domain === null
+        ? await this.db.execute<RowDataPacket[]>(`SELECT ${LOCATION_COLUMN_LIST} FROM location WHERE username = ? AND domain IS NULL`, [username], `reading bindings of ${username}`)
+        : await this.db.execute<RowDataPacket[]>(`SELECT ${LOCATION_COLUMN_LIST} FROM location WHERE username = ? AND domain = ?`, [username, domain], `reading bindings of ${username}@${domain}`);
+    return rows.map(locationRow);
+  }
+
+  async live(now: number): Promise<LocationRow[]> {
+    const rows = await this.db.execute<RowDataPacket[]>(
+      `SELECT ${LOCATION_COLUMN_LIST} FROM location WHERE expires > ? OR expires <= ?`,
+      [new Date(now), new Date(1970, 0, 2)],
+      'loading bindings',
+    );
+    return rows.map(locationRow);
+  }
+
+  async removeExpired(now: number): Promise<number> {
+    const r = await this.db.execute<ResultSetHeader>(
+      'DELETE FROM location WHERE expires <= ? AND expires > ?',
+      [new Date(now), new Date(1970, 0, 2)],
+      'deleting expired bindings',
+    );
+    return r.affectedRows;
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The storage layer of the chapter-5 configuration: one interface, two implementations —
+ * `MemoryStorage` (quick start and unit tests, provisioned from a YAML/JSON file) and
+ * `MysqlStorage` (Kamailio 5.x tables through mysql2). Row shapes follow Kamailio's columns
+ * (snake_case columns become camelCase fields) so an operator's existing OpenSER/Kamailio
+ * database maps 1:1.
+ *
+ * Layering: storage sits above core and below routing/modules; it knows SQL rows, not SIP
+ * messages. Modules (auth, aliases, domain, location persistence) turn rows into SIP behaviour.
+ */
+
+/** `subscriber`: one account that can authenticate (auth_db). */
+export interface Subscriber {
+  username: string;
+  domain: string;
+  /** Plaintext password; '' when only HA1 values are stored (auth_db calculate_ha1=0). */
+  password: string;
+  /** MD5(username:realm:password) (RFC 2617 §3.2.2.2), realm = domain. */
+  ha1: string;
+  /** MD5(username@domain:realm:password): for clients that send user@domain as username. */
+  ha1b: string;
+  /** OpenSER 1.x column; null when the table has no such column (Kamailio 5.x schema). */
+  emailAddress: string | null;
+}
+
+/** `dbaliases`: alias_username@alias_domain stands for username@domain (alias_db). */
+export interface AliasRow {
+  aliasUsername: string;
+  aliasDomain: string;
+  username: string;
+  domain: string;
+}
+
+/** `domain`: a SIP domain this installation serves (domain module). */
+export interface DomainRow {
+  domain: string;
+  did: string | null;
+  lastModified: number;
+}
+
+/** `grp`: membership of an account in an ACL group (group module: local, ld, int …). */
+export interface GroupRow {
+  username: string;
+  domain: string;
+  grp: string;
+  lastModified: number;
+}
+
+/** `usr_preferences`: one attribute-value pair of an account (avpops). type 0 = string, 1 = integer. */
+export interface PreferenceRow {
+  uuid: string;
+  username: string;
+  domain: string;
+  attribute: string;
+  type: number;
+  value: string;
+  lastModified: number;
+}
+
+/**
+ * `location`: one contact binding (usrloc). Times are epoch milliseconds; `expires` 0 means a
+ * permanent binding (Kamailio stores it as the zero DATETIME of the epoch).
+ */
+export interface LocationRow {
+  ruid: string;
+  username: string;
+  /** null when the registrar runs without domains (usrloc use_domain=0). */
+  domain: string | null;
+  contact: string;
+  received: string | null;
+  path: string | null;
+  expires: number;
+  q: number;
+  callid: string;
+  cseq: number;
+  lastModified: number;
+  flags: number;
+  cflags: number;
+  userAgent: string;
+  socket: string | null;
+  methods: number | null;
+  instance: string | null;
+  regId: number;
+  serverId: number;
+  connectionId: number;
+  keepalive: number;
+  partition: number;
+}
+
+export interface SubscriberRepository {
+  get(username: string, domain: string): Promise<Subscriber | null>;
+  /** Fails with STORAGE_ERR_DUPLICATE when the account exists. */
+  add(s: Subscriber): Promise<void>;
+  /** Replaces password, ha1, ha1b; false when the account does not exist. */
+  setCredentials(username: string, domain: string, password: string, ha1: string, ha1b: string): Promise<boolean>;
+  remove(username: string, domain: string): Promise<boolean>;
+  list(domain?: string): Promise<Subscriber[]>;
+}
+
+export interface AliasRepository {
+  /** Targets of alias@domain, in table order (alias_db may fork to several). */
+  resolve(aliasUsername: string, aliasDomain: string): Promise<AliasRow[]>;
+  /** Fails with STORAGE_ERR_DUPLICATE when the same alias already points to the same target. */
+  add(row: AliasRow): Promise<void>;
+  /** Removes every row of the alias; the number removed. */
+  remove(aliasUsername: string, aliasDomain: string): Promise<number>;
+  /** All aliases, or those pointing at username@domain. */
+  list(target?: { username: string; domain: string }): Promise<AliasRow[]>;
+}
+
+export interface DomainRepository {
+  list(): Promise<DomainRow[]>;
+  add(domain: string, did?: string | null): Promise<void>;
+  remove(domain: string): Promise<boolean>;
+}
+
+export interface GroupRepository {
+  groupsOf(username: string, domain: string): Promise<string[]>;
+  grant(username: string, domain: string, grp: string): Promise<void>;
+  /** Without grp: every group of the account. The number of rows removed. */
+  revoke(username: string, domain: string, grp?: string): Promise<number>;
+  list(account?: { username: string; domain: string }): Promise<GroupRow[]>;
+}
+
+export interface PreferenceRepository {
+  list(filter?: { username?: string; domain?: string; attribute?: string }): Promise<PreferenceRow[]>;
+  add(row: Omit<PreferenceRow, 'lastModified'>): Promise<void>;
+  /** Without attribute: every preference of the account. The number removed. */
+  remove(username: string, domain: string, attribute?: string): Promise<number>;
+}
+
+export interface LocationRepository {
+  /** Insert or replace by ruid (the unique key). */
+  upsert(row: LocationRow): Promise<void>;
+  /** Many rows in one round trip (write-back flush). */
+  upsertMany(rows: readonly LocationRow[]): Promise<void>;
+  remove(ruid: string): Promise<boolean>;
+  removeMany(ruids: readonly string[]): Promise<number>;
+  /** Bindings of one AOR (db-only mode reads them per request). */
+  byAor(username: string, domain: string | null): Promise<LocationRow[]>;
+  /** Every binding not expired at `now` (permanent ones included): start-up load. */
+  live(now: number): Promise<LocationRow[]>;
+  /** Deletes bindings that expired before `now`; permanent ones stay. The number deleted. */
+  removeExpired(now: number): Promise<number>;
+}
+
+/** Result of creating or completing the schema. */
+export interface SchemaReport {
+  created: string[];
+  existing: string[];
+  altered: string[];
+}
+
+export interface Storage {
+  readonly kind: 'memory' | 'mysql';
+  /** Where the data lives, without secrets (for logs and `sipctl`). */
+  readonly description: string;
+  readonly subscribers: SubscriberRepository;
+  readonly aliases: AliasRepository;
+  readonly domains: DomainRepository;
+  readonly groups: GroupRepository;
+  readonly preferences: PreferenceRepository;
+  readonly location: LocationRepository;
+  /** Creates missing tables (and the version rows); an existing Kamailio database is completed, not replaced. */
+  initSchema(): Promise<SchemaReport>;
+  /** table_name -> table_version from the `version` table. */
+  versions(): Promise<Map<string, number>>;
+  close(): Promise<void>;
+}
+
+/** The table versions this code reads and writes (Kamailio 5.6). A mismatch refuses to start. */
+export const REQUIRED_TABLE_VERSIONS: Readonly<Record<string, number>> = {
+  subscriber: 7,
+  location: 9,
+  dbaliases: 1,
+  domain: 2,
+  grp: 2,
+  usr_preferences: 2,
+};
