@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { waitForSipResponder } from './net.js';
+import { readSocketReceiveBuffers } from './udp-counters.js';
 import type { LaunchedProcess, ProcessRegistry } from './process-launcher.js';
 
 /** A SIP server under test. */
@@ -29,7 +30,24 @@ export interface SipServer {
 }
 
 const READY_TIMEOUT_MS = 15_000;
-const UDP_RECEIVE_BUFFER = 4 * 1024 * 1024;
+/** The receive buffer both servers are given (docs/BENCHMARKING.md). */
+export const UDP_RECEIVE_BUFFER = 4 * 1024 * 1024;
+
+/**
+ * Checks that the server's sockets really got the receive buffer asked for: the kernel reports
+ * twice the setsockopt value (socket(7)), capped by net.core.rmem_max unless SO_RCVBUFFORCE is
+ * used. Returns a warning, or null when every socket on the port has at least `bytes`.
+ */
+export function receiveBufferWarning(server: SipServer, bytes = UDP_RECEIVE_BUFFER): string | null {
+  const sizes = [...server.udpPorts].flatMap((p) => readSocketReceiveBuffers(p));
+  if (sizes.length === 0) return `${server.name}: could not read its UDP receive buffer (ss missing?)`;
+  const smallest = Math.min(...sizes);
+  if (smallest >= 2 * bytes) return null;
+  return (
+    `${server.name}: UDP receive buffer is ${smallest} bytes (kernel view), not the ${bytes} asked for ` +
+    `(${2 * bytes} in the kernel's view): bursts will be dropped at its socket, which the comparison charges to it`
+  );
+}
 
 async function waitReady(p: LaunchedProcess, host: string, port: number): Promise<void> {
   try {
@@ -253,8 +271,7 @@ export class OurProxyServer implements SipServer {
   }
 }
 
+/** The first lines of a multi-line error, on one line. */
 function firstLine(s: string): string {
-  const t = s.trim();
-  const nl = t.indexOf('\n');
-  return nl < 0 ? t : t.slice(0, nl);
+  return s.trim().split('\n').slice(0, 3).map((l) => l.trim()).join(' ');
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parseProcNetUdp, parseUdpSnmp, readSocketDrops } from './udp-counters.js';
+import { parseProcNetUdp, parseSsReceiveBuffers, parseUdpSnmp, readSocketDrops } from './udp-counters.js';
 
 const SNMP = `Ip: Forwarding DefaultTTL
 Ip: 1 64
@@ -43,5 +43,15 @@ describe('per-socket drops', () => {
     assert.equal(readSocketDrops(new Set([5060]), dir), 12 + 30 + 12);
     assert.equal(readSocketDrops(new Set([5061]), dir), 7);
     assert.equal(readSocketDrops(new Set([9]), dir), 0);
+  });
+});
+
+describe('parseSsReceiveBuffers', () => {
+  it('reads rb of every socket listed', () => {
+    const out =
+      'UNCONN 0 0 127.0.0.1:47124 0.0.0.0:*\n\t skmem:(r0,rb8388608,t0,tb212992,f0,w0,o0,bl0,d0)\n' +
+      'UNCONN 0 0 127.0.0.1:47124 0.0.0.0:*\n\t skmem:(r0,rb212992,t0,tb212992,f0,w0,o0,bl0,d3)\n';
+    assert.deepEqual(parseSsReceiveBuffers(out), [8388608, 212992]);
+    assert.deepEqual(parseSsReceiveBuffers(''), []);
   });
 });

@@ -4,6 +4,7 @@
  * so drops at the proxy under test can be told apart from drops at SIPp or at other programs on
  * this shared machine.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /** The Udp: counters of /proc/net/snmp, by name (InDatagrams, RcvbufErrors, ...). */
@@ -77,4 +78,27 @@ export function readSocketDrops(ports: ReadonlySet<number>, procNet = '/proc/net
     for (const s of parseProcNetUdp(text)) if (ports.has(s.localPort)) total += s.drops;
   }
   return total;
+}
+
+/**
+ * Parses `ss -uamnH` output into the receive buffer size (skmem `rb`, bytes as the kernel keeps
+ * them: setsockopt(SO_RCVBUF, n) yields 2n, socket(7)) of each socket listed.
+ */
+export function parseSsReceiveBuffers(text: string): number[] {
+  const out: number[] = [];
+  for (const m of text.matchAll(/skmem:\([^)]{0,200}?\brb(\d{1,12})\b/g)) out.push(Number(m[1]));
+  return out;
+}
+
+/**
+ * Receive buffer sizes of the UDP sockets bound to `port`, read with iproute2's `ss` (there is no
+ * /proc file for another process's SO_RCVBUF). Empty when `ss` is missing or nothing is bound.
+ */
+export function readSocketReceiveBuffers(port: number): number[] {
+  try {
+    const out = execFileSync('ss', ['-uamnH', `sport = :${port}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 });
+    return parseSsReceiveBuffers(out);
+  } catch {
+    return [];
+  }
 }

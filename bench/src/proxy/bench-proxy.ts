@@ -6,17 +6,19 @@
  * per 1000 calls at fixed rates, and the ratios. Method and pitfalls: bench/README.md.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
 import {
   clockTicksPerSecond,
   installCleanupHandlers,
   KamailioServer,
   OurProxyServer,
   ProcessRegistry,
+  receiveBufferWarning,
   freeUdpPorts,
   runInterleavedSteps,
   type SipServer,
@@ -40,6 +42,7 @@ interface CliOptions {
   targets: string[];
   workers: number;
   hold: number;
+  warmup: number;
   routeBy: 'ruri' | 'registrar';
   recvTimeout: number;
   giveUpAfter: number;
@@ -47,6 +50,7 @@ interface CliOptions {
   proxyMain: string;
   kamailioCfg: string;
   json?: string;
+  oursConfig?: string;
   keep: boolean;
 }
 
@@ -83,6 +87,7 @@ function parseCli(argv: string[]): CliOptions {
         .default([OURS, PEER]),
     )
     .addOption(new Option('--workers <n>', 'worker processes for both proxies (both cores: 2)').env('BENCH_WORKERS').argParser(positiveInt).default(2))
+    .addOption(new Option('--warmup <s>', 'unmeasured warm-up per proxy before the steps (0: none)').env('BENCH_WARMUP').argParser(Number).default(3))
     .addOption(new Option('--hold <ms>', 'call hold time between ACK and BYE').env('BENCH_HOLD_MS').argParser(Number).default(0))
     .addOption(
       new Option('--route-by <how>', 'ruri: R-URI names the UAS; registrar: the UAS registers, calls go through location lookup')
@@ -95,6 +100,7 @@ function parseCli(argv: string[]): CliOptions {
     .addOption(new Option('--host <ip>', 'loopback address for proxies and SIPp').default('127.0.0.1'))
     .addOption(new Option('--proxy-main <file>', 'our proxy entry point').default(join(REPO_DIR, 'services/proxy/dist/main.js')))
     .addOption(new Option('--kamailio-cfg <file>', 'Kamailio config').default(join(BENCH_DIR, 'kamailio/proxy.cfg')))
+    .addOption(new Option('--ours-config <file>', 'YAML merged into the config the bench writes for our proxy (tuning)'))
     .addOption(new Option('--json <file>', 'also write all results as JSON'))
     .addOption(new Option('--keep', 'keep the run directory (logs, SIPp statistics)').default(false))
     .parse(argv);
@@ -103,6 +109,12 @@ function parseCli(argv: string[]): CliOptions {
     if (t !== OURS && t !== PEER) program.error(`unknown target "${t}" (use ${OURS}, ${PEER})`);
   }
   return o;
+}
+
+function readYamlMapping(file: string): Record<string, unknown> {
+  const v: unknown = parseYaml(readFileSync(file, 'utf8'));
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${file}: expected a YAML mapping`);
+  return v as Record<string, unknown>;
 }
 
 function versionOf(cmd: string, args: string[], pick: RegExp): string {
@@ -149,7 +161,15 @@ async function main(): Promise<number> {
     if (o.targets.includes(OURS)) {
       servers.set(
         OURS,
-        new OurProxyServer(registry, { name: OURS, mainJs: o.proxyMain, host: o.host, port: ports[1]!, workers: o.workers, runDir }),
+        new OurProxyServer(registry, {
+          name: OURS,
+          mainJs: o.proxyMain,
+          host: o.host,
+          port: ports[1]!,
+          workers: o.workers,
+          runDir,
+          config: o.oursConfig === undefined ? {} : readYamlMapping(o.oursConfig),
+        }),
       );
     }
 
@@ -167,6 +187,8 @@ async function main(): Promise<number> {
       await s.start();
       console.log(`started ${s.name} on udp:${s.host}:${s.port}: ${s.commandLine}`);
       if (s instanceof OurProxyServer) for (const w of s.warnings) notes.push(`${s.name}: ${w}`);
+      const rb = receiveBufferWarning(s);
+      if (rb !== null) notes.push(rb);
     }
     for (const n of notes) console.log(`WARNING: ${n}`);
 
@@ -183,6 +205,15 @@ async function main(): Promise<number> {
       sippBinary: 'sipp',
       routeBy: o.routeBy,
     };
+    // An unmeasured warm-up per proxy: our proxy's JIT compiles its hot paths and both fill
+    // their transaction tables once, so the first measured step is not a start-up measurement.
+    if (o.warmup > 0) {
+      for (const s of servers.values()) {
+        const rate = Math.max(100, Math.round(rates[0]! / 2));
+        const r = await runCallStep(registry, s, rate, { ...cfg, durationSec: o.warmup }, join(runDir, `${s.name}-warmup`));
+        console.log(`[${s.name} warm-up @ ${rate}/s for ${o.warmup} s] ${r.successful}/${r.planned} calls completed (not measured)`);
+      }
+    }
     console.log('');
     const results = await runInterleavedSteps<CallStepResult>({
       targets: [...servers.keys()],

@@ -263,9 +263,11 @@ function summarize(
 
 /** The first event of a SIPp error log, on one line and short. */
 function firstErrorLine(log: string): string | null {
-  const lines = log.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('The following events'));
-  if (lines.length === 0) return null;
-  const l = lines[0]!.replace(/\s+/g, ' ').trim();
+  // Events start with "YYYY-MM-DD<TAB>HH:MM:SS.micro"; they are not always newline-separated.
+  const stamps = [...log.matchAll(/\d{4}-\d{2}-\d{2}\t\d{2}:\d{2}:\d{2}\.\d{6}/g)];
+  if (stamps.length === 0) return null;
+  const first = log.slice(stamps[0]!.index, stamps[1]?.index ?? log.length);
+  const l = first.replace(/\s+/g, ' ').trim();
   return l.length > 240 ? `${l.slice(0, 240)}...` : l;
 }
 
