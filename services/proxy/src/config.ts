@@ -33,8 +33,8 @@ const TimersSchema = z
     t2: z.number().int().min(100).max(60_000).default(4_000),
     /** Maximum time a message remains in the network. */
     t4: z.number().int().min(100).max(60_000).default(5_000),
-    /** RFC 3261 §16.6 step 11: Timer C, > 3 minutes. */
-    timerC: z.number().int().min(1_000).max(3_600_000).default(180_000),
+    /** RFC 3261 §16.6 step 11: Timer C, which must be greater than 3 minutes. */
+    timerC: z.number().int().min(180_001).max(3_600_000).default(181_000),
   })
   .strict();
 
@@ -52,7 +52,7 @@ const RegistrarSchema = z
 
 export const ProxyConfigSchema = z
   .object({
-    listen: z.array(ListenSchema).min(1).default(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']),
+    listen: z.array(ListenSchema).min(1).prefault(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']),
     /**
      * Host names / addresses that `uri==myself` matches besides the listen addresses
      * (the book's `alias=` lines). Empty = the listen addresses only.
@@ -67,8 +67,8 @@ export const ProxyConfigSchema = z
     maxMessageSize: z.number().int().min(1_024).max(65_535).default(16_384),
     /** Kernel receive buffer for UDP sockets; bursts above a few thousand calls/s need MBs. */
     udpReceiveBufferSize: z.number().int().min(65_536).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
-    timers: TimersSchema.default({ t1: 500, t2: 4_000, t4: 5_000, timerC: 180_000 }),
-    registrar: RegistrarSchema.default({ minExpires: 60, maxExpires: 3_600, defaultExpires: 3_600, maxContacts: 0 }),
+    timers: TimersSchema.prefault({}),
+    registrar: RegistrarSchema.prefault({}),
     /**
      * `stateful` relays with transactions (t_relay); `stateless` forwards like the book's
      * `forward()`: no retransmission handling, no failure route, no forking.
@@ -84,7 +84,7 @@ export const ProxyConfigSchema = z
         listen: z.string().max(300).default('127.0.0.1:0'),
       })
       .strict()
-      .default({ listen: '127.0.0.1:0' }),
+      .prefault({}),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict();

@@ -36,8 +36,8 @@ export async function startProxy(config: ProxyConfig, logger: Logger): Promise<R
   const wheel = new TimerWheel();
   const transport = new TransportLayer({
     maxMessageSize: config.maxMessageSize,
-    udpReceiveBufferSize: config.udpReceiveBufferSize,
-    logger: logger.child({ layer: 'sip.transport' }),
+    udpRecvBufferSize: config.udpReceiveBufferSize,
+    logger,
   });
   const transports: Transport[] = [];
   try {
@@ -55,10 +55,10 @@ export async function startProxy(config: ProxyConfig, logger: Logger): Promise<R
   const stats = new ProxyStats();
   const location = new LocationStore();
   location.start();
-  const core = new ProxyCore({ config, transport, identity, resolver: new TargetResolver(), wheel, logger, stats });
+  const core = new ProxyCore({ config, transport, identity, resolver: new TargetResolver(), logger, stats });
   const transactions = new TransactionLayer(transport, core, {
     timers: { T1: config.timers.t1, T2: config.timers.t2, T4: config.timers.t4, timerC: config.timers.timerC },
-    logger: logger.child({ layer: 'sip.transaction' }),
+    logger,
     wheel,
     stateless: config.relayMode === 'stateless',
   });

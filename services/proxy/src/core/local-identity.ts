@@ -3,7 +3,7 @@
  * addresses we listen on. One instance per proxy, built at start-up; later issues make the
  * domain set reloadable from the `domain` table through `setDomains`.
  */
-import type { Uri, TransportAddress } from '@voip/sip';
+import { SipUri, type Uri, type TransportAddress } from '@voip/sip';
 
 function normalizeHost(host: string): string {
   // URIs carry IPv6 references in brackets (RFC 3261 §19.1.1); compare without them.
@@ -52,7 +52,7 @@ export class LocalIdentity {
    * listen on (absent port = the scheme's default, RFC 3261 §19.1.2).
    */
   isMyself(uri: Uri): boolean {
-    if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return false;
+    if (!(uri instanceof SipUri)) return false;
     const h = normalizeHost(uri.host);
     if (this.domains.has(h)) return true;
     const ports = this.addresses.get(h);

@@ -14,15 +14,12 @@ import {
   createResponse,
   generateTag,
   NameAddr,
-  TimerEntry,
   type ClientTransaction,
   type Logger,
   type MessageSource,
   type ServerTransaction,
   type SipRequest,
   type SipResponse,
-  type TimerTarget,
-  type TimerWheel,
   type TransactionLayer,
   type TransactionUser,
   type Transport,
@@ -49,10 +46,8 @@ const SUPPORTED_PROXY_EXTENSIONS: ReadonlySet<string> = new Set<string>();
 /** Extensions understood when we act as UAS (Require, §8.2.2.3): registrar and OPTIONS. */
 const SUPPORTED_UAS_EXTENSIONS: ReadonlySet<string> = new Set<string>(['path']);
 
-const TIMER_C = 1;
-
 /** One forwarded copy of a request (RFC 3261 §16.6): a client transaction and its outcome. */
-class Branch implements TimerTarget {
+class Branch {
   tx: ClientTransaction | null = null;
   request: SipRequest | null = null;
   destination: TransportAddress | null = null;
@@ -63,19 +58,11 @@ class Branch implements TimerTarget {
   /** CANCEL wanted but no provisional yet: send it when one arrives. */
   cancelWanted = false;
   cancelSent = false;
-  readonly timerC: TimerEntry;
 
   constructor(
-    readonly core: ProxyCore,
     readonly context: ResponseContext,
     readonly target: Target,
-  ) {
-    this.timerC = new TimerEntry(this, TIMER_C);
-  }
-
-  onTimer(kind: number): void {
-    if (kind === TIMER_C) this.core.onTimerC(this);
-  }
+  ) {}
 }
 
 /** RFC 3261 §16.2 response context: one per relayed server transaction. */
@@ -110,7 +97,6 @@ export interface ProxyCoreDeps {
   transport: TransportLayer;
   identity: LocalIdentity;
   resolver: TargetResolver;
-  wheel: TimerWheel;
   logger: Logger;
   stats: ProxyStats;
 }
@@ -331,7 +317,7 @@ export class ProxyCore implements TransactionUser, ProxyActions {
   }
 
   private startBranch(rc: ResponseContext, ctx: RequestContext | FailureContext, target: Target): void {
-    const branch = new Branch(this, rc, target);
+    const branch = new Branch(rc, target);
     rc.branches.push(branch);
     const req = ctx.request.clone();
     req.uri = target.uri;
@@ -381,8 +367,6 @@ export class ProxyCore implements TransactionUser, ProxyActions {
     branch.tx = tx;
     this.branchesByTx.set(tx.id, branch);
     this.deps.stats.requestsForwarded++;
-    // §16.6 step 11: Timer C for INVITE branches.
-    if (req.method === 'INVITE') this.deps.wheel.schedule(branch.timerC, this.deps.config.timers.timerC);
   }
 
   private incomingTransport(source: MessageSource): Transport | null {
@@ -512,10 +496,6 @@ export class ProxyCore implements TransactionUser, ProxyActions {
       if (branch.cancelWanted || (rc.canceled && !branch.cancelSent)) this.cancelBranch(branch);
       // §16.7 step 5: 100 is not forwarded; other provisionals are, unless a final went out.
       if (res.status === 100 || rc.finalSent) return;
-      if (branch.request!.method === 'INVITE') {
-        // §16.6 step 11: a provisional resets Timer C.
-        this.deps.wheel.schedule(branch.timerC, this.deps.config.timers.timerC);
-      }
       if (!this.runReplyRoute(rc, res)) return;
       rc.stx.respond(res);
       return;
@@ -555,9 +535,13 @@ export class ProxyCore implements TransactionUser, ProxyActions {
     this.branchFinal(branch, this.localResponse(branch.context, e.status, e.reason));
   }
 
-  /** §16.6 step 11: Timer C fired: CANCEL a branch that got a provisional, else it is a 408. */
-  onTimerC(branch: Branch): void {
-    if (branch.final !== null) return;
+  /**
+   * §16.6 step 11: Timer C (armed and reset by the INVITE client transaction) fired: CANCEL a
+   * branch that got a provisional, else treat it as a 408.
+   */
+  onTimerC(tx: ClientTransaction): void {
+    const branch = this.branchesByTx.get(tx.id);
+    if (!branch || branch.final !== null) return;
     if (branch.provisional > 0) {
       this.cancelBranch(branch);
     } else {
@@ -567,7 +551,7 @@ export class ProxyCore implements TransactionUser, ProxyActions {
   }
 
   /** A stray response (no client transaction, e.g. a 2xx retransmission): forward statelessly. */
-  onStrayResponse(res: SipResponse): void {
+  onStrayResponse(res: SipResponse, _source?: MessageSource): void {
     const top = res.vias[0];
     if (!top || !this.deps.identity.isOwnSentBy(top.host, top.port, top.transport)) {
       this.log.debug({ callId: safeCallId(res), status: res.status }, 'stray response not for us, dropped');
@@ -597,7 +581,6 @@ export class ProxyCore implements TransactionUser, ProxyActions {
 
   private branchDone(branch: Branch, res: SipResponse): void {
     branch.final = res;
-    this.deps.wheel.cancel(branch.timerC);
     // The branch stays in branchesByTx until the context is released: 2xx retransmissions of an
     // INVITE (RFC 6026 Accepted state) still find it and are forwarded.
   }
@@ -673,10 +656,7 @@ export class ProxyCore implements TransactionUser, ProxyActions {
 
   private release(rc: ResponseContext): void {
     this.contexts.delete(rc.stx.id);
-    for (const b of rc.branches) {
-      this.deps.wheel.cancel(b.timerC);
-      if (b.tx) this.branchesByTx.delete(b.tx.id);
-    }
+    for (const b of rc.branches) if (b.tx) this.branchesByTx.delete(b.tx.id);
   }
 
 }

@@ -22,15 +22,15 @@ export type FailureRoute = (ctx: FailureContext) => void | Promise<void>;
 
 /** What contexts ask of the proxy core. Implemented by ProxyCore. */
 export interface ProxyActions {
-  reply(ctx: RequestContext | FailureContext, status: number, reason?: string, extra?: [string, string][]): void;
-  relay(ctx: RequestContext | FailureContext): void;
+  reply(ctx: ForwardingContext, status: number, reason?: string, extra?: [string, string][]): void;
+  relay(ctx: ForwardingContext): void;
   forwardStateless(ctx: RequestContext): void;
   isMyself(uri: Uri): boolean;
   readonly tracingHints: boolean;
 }
 
 /** State shared by request and failure contexts: the request as it will be forwarded. */
-abstract class ForwardingContext {
+export abstract class ForwardingContext {
   /** Extra targets besides the R-URI (the book's `append_branch`, location with several contacts). */
   targets: Target[] = [];
   /** Next hop for the R-URI branch (Kamailio's $du), e.g. the source address of a NATed contact. */

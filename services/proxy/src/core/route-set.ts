@@ -2,7 +2,7 @@
  * Route-set processing of RFC 3261 §16.4 and §16.6 (the rr module's work in Kamailio), as pure
  * functions over a request, so routes and the core share one implementation.
  */
-import { NameAddr, type SipRequest, type Transport, type Uri } from '@voip/sip';
+import { NameAddr, SipUri, type SipRequest, type Transport, type Uri } from '@voip/sip';
 import type { LocalIdentity } from './local-identity.js';
 
 function routeUris(req: SipRequest): { value: string; uri: Uri | null }[] {
@@ -62,14 +62,14 @@ export function looseRoute(req: SipRequest, identity: LocalIdentity): boolean {
     if (!top?.uri || !identity.isMyself(top.uri)) break;
     req.headers.removeFirstValue('route');
     processed = true;
-    if (top.uri.scheme === 'tel' || !('params' in top.uri) || !top.uri.params.has('r2')) break;
+    if (!(top.uri instanceof SipUri) || !top.uri.params.has('r2')) break;
   }
   if (!processed) return false;
   return req.headers.has('route') || !identity.isMyself(req.uri);
 }
 
 function isOwnRecordRouteUri(uri: Uri, identity: LocalIdentity): boolean {
-  return (uri.scheme === 'sip' || uri.scheme === 'sips') && uri.user === null && uri.lr && identity.isMyself(uri);
+  return uri instanceof SipUri && uri.user === null && uri.lr && identity.isMyself(uri);
 }
 
 /**
@@ -79,7 +79,7 @@ function isOwnRecordRouteUri(uri: Uri, identity: LocalIdentity): boolean {
 export function strictRouteFixup(req: SipRequest): void {
   const routes = routeUris(req);
   const top = routes[0];
-  if (!top?.uri || top.uri.scheme === 'tel' || !('lr' in top.uri) || top.uri.lr) return;
+  if (!(top?.uri instanceof SipUri) || top.uri.lr) return;
   const rest = routes.slice(1).map((r) => r.value);
   rest.push(`<${req.uri.toString()}>`);
   req.uri = top.uri;

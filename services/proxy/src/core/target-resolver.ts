@@ -6,7 +6,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { Uri, TransportAddress, TransportProtocol } from '@voip/sip';
+import { SipUri, type Uri, type TransportAddress, type TransportProtocol } from '@voip/sip';
 
 const CACHE_TTL_MS = 60_000;
 const NEGATIVE_TTL_MS = 5_000;
@@ -21,9 +21,8 @@ interface CacheEntry {
   expires: number;
 }
 
-function protocolFor(uri: Uri): TransportProtocol {
+function protocolFor(uri: SipUri): TransportProtocol {
   if (uri.scheme === 'sips') return 'TLS';
-  if (uri.scheme !== 'sip') return 'UDP';
   const t = uri.transport?.toLowerCase();
   switch (t) {
     case 'tcp':
@@ -49,7 +48,7 @@ export class TargetResolver {
    * the scheme default. Returns a value synchronously when no DNS is needed.
    */
   resolve(uri: Uri): TransportAddress | Promise<TransportAddress> {
-    if (uri.scheme !== 'sip' && uri.scheme !== 'sips') {
+    if (!(uri instanceof SipUri)) {
       throw new UnresolvableError(`cannot route to a ${uri.scheme}: URI`);
     }
     const protocol = protocolFor(uri);

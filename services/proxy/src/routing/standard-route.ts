@@ -14,6 +14,7 @@
  *   }
  *   route[1] { t_relay() or sl_reply_error() } -> relay
  */
+import { SipUri } from '@voip/sip';
 import type { RequestContext } from '../core/route-context.js';
 import type { ProxyModules } from './modules-api.js';
 
@@ -53,8 +54,7 @@ export function requestRoute(ctx: RequestContext, m: ProxyModules): void {
 function keepalive(ctx: RequestContext): boolean {
   if (ctx.method !== 'OPTIONS' || !ctx.uriIsMyself()) return false;
   const uri = ctx.request.uri;
-  if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return false;
-  if (uri.user !== null) return false;
+  if (!(uri instanceof SipUri) || uri.user !== null) return false;
   ctx.reply(200, 'OK', [
     ['Allow', OPTIONS_ALLOW],
     ['Accept', 'application/sdp'],

@@ -4,7 +4,7 @@
  * request and failure routes. Parameters: minExpires, maxExpires, defaultExpires, maxContacts.
  */
 import { randomUUID } from 'node:crypto';
-import { NameAddr, parseContacts, parseUri, uriEquals, type SipRequest, type Uri } from '@voip/sip';
+import { NameAddr, SipUri, parseContacts, parseUri, uriEquals, type SipRequest, type Uri } from '@voip/sip';
 import { PROXY_ERRORS } from '../../errors.js';
 import type { FailureContext, RequestContext } from '../../core/route-context.js';
 import type { RegistrarApi } from '../../routing/modules-api.js';
@@ -26,7 +26,7 @@ export function init(deps: { settings: RegistrarSettings; location: LocationStor
 
 /** Canonical AOR of a SIP URI: user@host with the host lowercased (§10.3 step 5). */
 export function aorOf(uri: Uri): string | null {
-  if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return null;
+  if (!(uri instanceof SipUri)) return null;
   const host = uri.host.toLowerCase();
   return uri.user === null ? host : `${uri.user}@${host}`;
 }
@@ -100,7 +100,7 @@ class Registrar implements RegistrarApi {
         if (b.callId === callId && cseq <= b.cseq) continue;
         const uri = parseUri(b.contact);
         if (!('scheme' in uri)) continue;
-        changes.push({ contact: new NameAddr(null, uri, new Map()), uri, expires: 0, existing: b });
+        changes.push({ contact: new NameAddr(uri), uri, expires: 0, existing: b });
       }
       return { ok: true, changes };
     }
