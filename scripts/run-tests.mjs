@@ -27,7 +27,7 @@ function findTests(dir, out = []) {
 }
 
 const pick = (files) => (filters.length ? files.filter((f) => filters.some((x) => f.includes(x))) : files);
-const unit = pick([...findTests(join(root, 'packages')), ...findTests(join(root, 'services'))]);
+const unit = pick([...findTests(join(root, 'packages')), ...findTests(join(root, 'services')), ...findTests(join(root, 'bench'))]);
 const integration = pick(findTests(join(root, 'integration')));
 const tapDir = mkdtempSync(join(tmpdir(), 'voip-tests-'));
 
