@@ -157,10 +157,14 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
         return;
       case TIMER_H:
         // §17.2.1: Timer H in Completed: the ACK never came; go to Terminated and tell the TU.
+        // The TU hears of the failure first (state still Completed), then of the end.
         if (this.state !== 'Completed') return;
-        this.transition('Terminated');
         stats.serverTimeouts++;
-        if (this.core.tu.onServerTimeout !== undefined) this.core.tu.onServerTimeout(this);
+        try {
+          if (this.core.tu.onServerTimeout !== undefined) this.core.tu.onServerTimeout(this);
+        } finally {
+          this.transition('Terminated');
+        }
         return;
       case TIMER_I:
         // §17.2.1: Timer I in Confirmed: go to Terminated.

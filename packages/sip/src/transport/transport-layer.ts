@@ -95,7 +95,11 @@ export class TransportLayer {
   readonly maxMessageSize: number;
   private readonly log: Logger;
   private readonly opts: TransportLayerOptions;
-  private readonly host: TransportHost;
+  /**
+   * What transports deliver into. Transports built outside this layer (a future TLS or
+   * WebSocket transport, test fakes) take it and are added with `attach`.
+   */
+  readonly host: TransportHost;
   private sink: TransportSink | null;
   /** protocol|address|port of `local` → transport, for responses on the receiving socket. */
   private readonly byLocal: Map<string, Transport>;
@@ -144,10 +148,15 @@ export class TransportLayer {
         // TODO(RFC 3261 §26.2, RFC 7118): TLS and WebSocket transports plug in here.
         throw new SipTransportError('SIP_ERR_TRANSPORT_UNSUPPORTED', `transport ${spec.protocol} not implemented`);
     }
-    this.transports.push(t);
-    this.byLocal.set(localKey(t.local), t);
+    this.attach(t);
     this.log.info({ local: t.local, advertised: t.advertised }, 'listening');
     return t;
+  }
+
+  /** Adds a transport built on `this.host` (TLS/WS implementations, test fakes). */
+  attach(t: Transport): void {
+    this.transports.push(t);
+    this.byLocal.set(localKey(t.local), t);
   }
 
   /**
@@ -214,6 +223,12 @@ export class TransportLayer {
       port = typeof rport === 'number' ? rport : sentByPort;
     }
     address = stripBrackets(address);
+    // Reliable with the request's connection known: that connection is the route (§18.2.2),
+    // whatever the Via says (WebSocket clients even put ".invalid" names there, RFC 7118).
+    if (connectionId !== null && source !== undefined && source !== null) {
+      const t = this.byLocal.get(localKey(source.local));
+      if (t !== undefined && t.protocol === protocol) return { transport: t, address, port, connectionId };
+    }
     if (ipFamily(address) === 0) {
       // TODO(RFC 3261 §18.2.2 / RFC 3263 §5): resolve a sent-by host name.
       this.log.warn({ callId: callIdOf(res), address }, 'response destination is not an IP address; dropped');
