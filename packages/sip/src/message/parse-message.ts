@@ -105,7 +105,7 @@ function parse(buf: Buffer, maxSize: number): ParseResult {
       bodyStart = scanEnd;
     }
   }
-  let s = buf.toString('latin1', start, headEnd);
+  const s = buf.toString('latin1', start, headEnd);
 
   // Start line.
   let lineEnd = s.indexOf('\n');
@@ -116,7 +116,7 @@ function parse(buf: Buffer, maxSize: number): ParseResult {
   // Header lines.
   const headers = new HeaderList();
   let p = lineEnd + 1;
-  let n = s.length;
+  const n = s.length;
   while (p < n) {
     let e = s.indexOf('\n', p);
     if (e < 0) e = n - 1;
@@ -124,8 +124,6 @@ function parse(buf: Buffer, maxSize: number): ParseResult {
       // An empty line ended by a bare LF before the CRLF CRLF: the header section ends here.
       rawEnd = s.slice(p, e + 1);
       bodyStart = start + e + 1;
-      s = s.slice(0, p);
-      n = p;
       if (error !== null && error.code === 'SIP_ERR_HEADER_END') error = len > maxSize ? sipError('SIP_ERR_TOO_LARGE') : null;
       break;
     }
@@ -264,17 +262,18 @@ function isVersionSyntax(v: string): boolean {
  */
 function parseRequestLine(line: string): RequestLine {
   const sp1 = line.indexOf(' ');
-  const sp2 = sp1 < 0 ? -1 : line.indexOf(' ', sp1 + 1);
   const placeholder = new GenericUri('', '');
-  if (sp1 <= 0 || sp2 < 0) return { method: null, uri: placeholder, version: '', error: sipError('SIP_ERR_REQUEST_LINE') };
+  if (sp1 <= 0) return { method: null, uri: placeholder, version: '', error: sipError('SIP_ERR_REQUEST_LINE') };
   const method = line.slice(0, sp1);
-  const uriText = line.slice(sp1 + 1, sp2);
-  const version = line.slice(sp2 + 1);
-  let error: SipParseError | null = null;
   for (let i = 0; i < method.length; i++) {
     const c = method.charCodeAt(i);
     if ((CHAR[c] & C_TOKEN) === 0) return { method: null, uri: placeholder, version: '', error: sipError('SIP_ERR_REQUEST_LINE') };
   }
+  // The method is sound: from here on a (best-effort) request exists.
+  const sp2 = line.indexOf(' ', sp1 + 1);
+  const uriText = sp2 < 0 ? line.slice(sp1 + 1) : line.slice(sp1 + 1, sp2);
+  const version = sp2 < 0 ? '' : line.slice(sp2 + 1);
+  let error: SipParseError | null = null;
   if (!isVersionSyntax(version) || uriText.length === 0) error = sipError('SIP_ERR_REQUEST_LINE');
   else if (!isSip20(version)) error = sipError('SIP_ERR_VERSION');
   let uri = parseUri(uriText);

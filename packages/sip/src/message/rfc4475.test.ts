@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { parseMessage } from './parse-message.js';
-import { SipRequest, SipResponse } from './sip-message.js';
+import type { SipResponse } from './sip-message.js';
+import { SipRequest } from './sip-message.js';
 import { GenericUri, SipUri, uriEquals } from './uri.js';
 import { decodeUtf8 } from './chars.js';
 
