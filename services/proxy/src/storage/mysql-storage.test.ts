@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createConnection } from 'mysql2/promise';
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { subscriberHashes } from './ha1.js';
 import { MysqlStorage } from './mysql-storage.js';
 import { adminUrl, createKamdbctlDatabase, createTestDatabase, kamctl, type TestDatabase } from './mysql-test-database.js';
@@ -56,7 +56,7 @@ describe('MysqlStorage on our schema', () => {
     const a = adminUrl();
     const admin = await createConnection({ host: a.host, port: a.port, user: a.user, password: a.password });
     try {
-      const [rows] = await admin.query<import('mysql2/promise').RowDataPacket[]>('SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ?', [db.name]);
+      const [rows] = await admin.query<RowDataPacket[]>('SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ?', [db.name]);
       assert.ok(rows.length > 0);
       for (const r of rows) await admin.query(`KILL ${Number(r.id)}`);
     } finally {
