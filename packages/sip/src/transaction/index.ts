@@ -1,6 +1,6 @@
-export { DEFAULT_TIMER_SETTINGS, TimerSettingsError, deriveTimers } from './timers.js';
+export { DEFAULT_TIMER_SETTINGS, deriveTimers } from './timers.js';
 export type { TimerSettings, TimerValues } from './timers.js';
-export { SipTransactionError } from './errors.js';
+export { SipTransactionError, SIP_TRANSACTION_ERRORS } from './errors.js';
 export type { SipTransactionErrorCode } from './errors.js';
 export type {
   ServerTransaction,

@@ -1,3 +1,5 @@
+import { SipTransactionError } from './errors.js';
+
 /**
  * RFC 3261 timer values (§17, Table 4 of Appendix A) and the RFC 6026 additions, all derived
  * from T1/T2/T4 so one setting changes every dependent timer consistently.
@@ -57,20 +59,20 @@ export interface TimerValues {
   readonly M: number;
 }
 
-export class TimerSettingsError extends RangeError {
-  readonly code = 'SIP_ERR_TIMER_SETTINGS';
+function invalid(message: string): SipTransactionError {
+  return new SipTransactionError('SIP_ERR_TIMER_SETTINGS', message);
 }
 
 /** Validates the settings and derives all durations. */
 export function deriveTimers(s: TimerSettings): TimerValues {
   const { T1, T2, T4 } = s;
-  if (!(Number.isFinite(T1) && T1 > 0)) throw new TimerSettingsError(`T1 must be > 0 ms, got ${T1}`);
-  if (!(Number.isFinite(T2) && T2 >= T1)) throw new TimerSettingsError(`T2 must be >= T1, got ${T2}`);
-  if (!(Number.isFinite(T4) && T4 > 0)) throw new TimerSettingsError(`T4 must be > 0 ms, got ${T4}`);
+  if (!(Number.isFinite(T1) && T1 > 0)) throw invalid(`T1 must be > 0 ms, got ${T1}`);
+  if (!(Number.isFinite(T2) && T2 >= T1)) throw invalid(`T2 must be >= T1, got ${T2}`);
+  if (!(Number.isFinite(T4) && T4 > 0)) throw invalid(`T4 must be > 0 ms, got ${T4}`);
   const C = s.timerC ?? null;
   // RFC 3261 §16.6 step 11: "Timer C MUST be set ... greater than 3 minutes".
   if (C !== null && !(Number.isFinite(C) && C > 180_000)) {
-    throw new TimerSettingsError(`timerC must be > 180000 ms (RFC 3261 §16.6), got ${C}`);
+    throw invalid(`timerC must be > 180000 ms (RFC 3261 §16.6), got ${C}`);
   }
   return Object.freeze({
     T1,

@@ -2,9 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createResponse } from '../message/index.js';
 import type { SipRequest, SipResponse } from '../message/index.js';
-import { fixture, parseRequest, requestText, responseText } from './test-fakes.js';
+import { fixture, flush, parseRequest, requestText, responseText } from './test-fakes.js';
 import type { TuEvent } from './test-fakes.js';
-import type { ServerTransaction } from './types.js';
+import type { ClientTransaction, ServerTransaction } from './types.js';
 import { SipTransactionError } from './errors.js';
 
 const UA = '192.0.2.1';
@@ -215,6 +215,37 @@ describe('TransactionLayer', () => {
     assert.deepEqual(f.tu.names(), []);
     assert.equal(f.layer.stats.statelessReplies, 1);
     assert.equal(f.layer.table.serverCount, 0);
+  });
+
+  it('answers an oversized request 513 (RFC 3261 §18.1.1 / §21.5.14)', () => {
+    const f = fixture();
+    const text = requestText({ method: 'MESSAGE' }).replace('Content-Length: 0\r\n\r\n', `Content-Length: 70000\r\n\r\n${'x'.repeat(70000)}`);
+    f.udp.inject(text, UA);
+    assert.deepEqual(
+      f.udp.take().map((m) => (m.message as SipResponse).status),
+      [513],
+    );
+    assert.deepEqual(f.tu.names(), []);
+  });
+
+  it('a transport failure fails only the client transactions sending to that destination', async () => {
+    const f = fixture();
+    const mk = (branch: string, address: string): ClientTransaction =>
+      f.layer.createClientTransaction(parseRequest(requestText({ method: 'OPTIONS', branch, sentBy: '192.0.2.10:5060' })), {
+        protocol: 'UDP',
+        address,
+        port: 5060,
+      });
+    const a1 = mk('z9hG4bKa1', '192.0.2.20');
+    const a2 = mk('z9hG4bKa2', '192.0.2.20');
+    const b = mk('z9hG4bKb', '192.0.2.30');
+    f.layer.onTransportError({ protocol: 'UDP', address: '192.0.2.20', port: 5060 }, new Error('ICMP unreachable'));
+    await flush();
+    assert.deepEqual(f.tu.names(), ['transportError', 'transportError']);
+    assert.equal(a1.state, 'Terminated');
+    assert.equal(a2.state, 'Terminated');
+    assert.equal(b.state, 'Trying');
+    assert.equal(f.layer.stats.transportErrors, 1);
   });
 
   it('never answers an unparsable ACK or response', () => {

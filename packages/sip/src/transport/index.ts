@@ -8,7 +8,7 @@ export type {
   TransportSink,
   TransportHost,
 } from './types.js';
-export { SipTransportError } from './errors.js';
+export { SipTransportError, SIP_TRANSPORT_ERRORS } from './errors.js';
 export type { SipTransportErrorCode } from './errors.js';
 export { TransportLayer, stampReceived, sniffCallId } from './transport-layer.js';
 export type { TransportLayerOptions, ResponseRoute, TransportStats } from './transport-layer.js';

@@ -160,6 +160,30 @@ describe('TimerWheel', () => {
     assert.deepEqual(rec.fired, [[1000 + 10 * 3_600_000 + 100, 1]]);
   });
 
+  it('runs by itself on the real clock (one interval, stopped when idle)', async () => {
+    const wheel = new TimerWheel({ tickMs: 5 });
+    // The wheel's interval is unref'd; keep the loop alive while we wait.
+    const keepAlive = setInterval(() => {}, 1000);
+    try {
+      const order: number[] = [];
+      await new Promise<void>((resolve) => {
+        const target: TimerTarget = {
+          onTimer(kind: number): void {
+            order.push(kind);
+            if (order.length === 2) resolve();
+          },
+        };
+        wheel.schedule(new TimerEntry(target, 2), 30);
+        wheel.schedule(new TimerEntry(target, 1), 10);
+      });
+      assert.deepEqual(order, [1, 2]);
+      assert.equal(wheel.size, 0);
+    } finally {
+      clearInterval(keepAlive);
+      wheel.close();
+    }
+  });
+
   it('matches a brute-force model on random schedules, cancels and re-arms', () => {
     const { clock, wheel } = setup(10);
     let seed = 12345;
