@@ -23,7 +23,7 @@ export const RTP_ERRORS: Readonly<Record<RtpErrorCode, string>> = Object.freeze(
   RTP_ERR_MISSING_PARAM: 'Missing required parameter',
   RTP_ERR_NO_SDP: 'No SDP body in message',
   RTP_ERR_BAD_SDP: 'Failed to parse SDP',
-  RTP_ERR_UNKNOWN_CALL: 'Unknown call-ID',
+  RTP_ERR_UNKNOWN_CALL: 'Unknown call-id',
   RTP_ERR_UNKNOWN_TAG: 'Unknown tag',
   RTP_ERR_SESSION_LIMIT: 'Parallel session limit reached',
   RTP_ERR_PORTS_EXHAUSTED: 'Ran out of ports',

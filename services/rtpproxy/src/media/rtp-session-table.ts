@@ -468,10 +468,13 @@ export class RtpSessionTable {
         if (conn === null) throw new RtpError('RTP_ERR_BAD_SDP', `no c= for media ${i + 1}`);
         const authorFamily = familyOf(conn.addrType);
         const authorIf = this.pickInterface(flags.direction?.[0] ?? null, authorFamily);
-        const readerIf = this.pickInterface(
-          flags.direction?.[1] ?? null,
-          flags.addressFamily ?? (flags.direction === null ? authorFamily : null),
-        );
+        // The reader keeps the side it already has (the offerer's port when this is an
+        // answer) unless direction / address family explicitly ask for another one.
+        const readerExisting = reader.streams[i] ?? null;
+        const readerIf =
+          readerExisting !== null && flags.direction === null && flags.addressFamily === null
+            ? readerExisting.iface
+            : this.pickInterface(flags.direction?.[1] ?? null, flags.addressFamily ?? (flags.direction === null ? authorFamily : null));
         const a = await this.ensureStream(call, author, i, authorIf, created);
         const r = await this.ensureStream(call, reader, i, readerIf, created);
         a.partner = r;

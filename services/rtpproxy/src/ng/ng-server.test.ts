@@ -86,7 +86,7 @@ describe('NgServer', () => {
     assert.equal(unknown['result'], 'error');
     assert.match(String(unknown['error-reason']), /Unrecognized command/);
     const noCall = await client.request('query', { 'call-id': 'nope' });
-    assert.equal(noCall['error-reason'], 'Unknown call-ID');
+    assert.equal(noCall['error-reason'], 'Unknown call-id');
     const noSdp = await client.request('offer', { 'call-id': 'x', 'from-tag': 'a' });
     assert.equal(noSdp['error-reason'], 'No SDP body in message');
   });
