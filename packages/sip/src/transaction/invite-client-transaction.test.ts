@@ -312,6 +312,16 @@ describe('InviteClientTransaction', () => {
       assert.equal(s.f.wheel.size, 0);
     });
 
+    it('without an onTimerC handler the transaction ends as a timeout', () => {
+      const s = start(UDP_DEST, { timerC: C });
+      (s.f.tu as { onTimerC?: unknown }).onTimerC = undefined;
+      respond(s, 180);
+      s.f.tu.take();
+      s.f.advance(C, 1000);
+      assert.deepEqual(s.f.tu.names(), ['timeout']);
+      assert.equal(s.tx.state, 'Terminated');
+    });
+
     it('is not armed when timerC is not configured', () => {
       const s = start();
       respond(s, 180);

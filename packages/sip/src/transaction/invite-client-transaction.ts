@@ -144,7 +144,15 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
         // §16.8: Timer C fired; the proxy decides (CANCEL if a provisional came, else 408).
         if (this.state !== 'Calling' && this.state !== 'Proceeding') return;
         stats.timerC++;
-        if (tu.onTimerC !== undefined) tu.onTimerC(this);
+        if (tu.onTimerC !== undefined) {
+          tu.onTimerC(this);
+        } else {
+          // A TU that cannot CANCEL: end the transaction as a timeout (the TU answers 408,
+          // as §16.8 prescribes when no provisional came) rather than wait forever.
+          this.transition('Terminated');
+          stats.timeouts++;
+          tu.onTimeout(this);
+        }
         return;
       case TIMER_D:
         // §17.1.1.2: Timer D in Completed: go to Terminated.
