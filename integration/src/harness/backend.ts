@@ -28,6 +28,18 @@ export interface ProxyOptions {
   /** The proxy's maximum message size (513 above it). */
   maxMessageSize?: number;
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
+  /**
+   * Run the proxy in a network of its own with only loopback (a fresh network namespace, or
+   * a container without network): nothing it sends can leave, so foreign-domain and
+   * hostile messages are safe to feed it. Talk to it with RunningProxy.runInNetwork.
+   */
+  isolated?: boolean;
+}
+
+export interface NetworkRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
 }
 
 export interface RunningProxy {
@@ -41,6 +53,12 @@ export interface RunningProxy {
   logTail(maxChars?: number): string;
   /** False once the proxy has exited (crash detection). */
   alive(): boolean;
+  /**
+   * Runs one of the suite's compiled Node scripts (absolute path under integration/dist)
+   * where it can reach the proxy at host:port: inside the proxy's isolated network, or
+   * simply locally when the proxy is not isolated.
+   */
+  runInNetwork(script: string, args: readonly string[], timeoutMs: number): Promise<NetworkRun>;
   stop(): Promise<void>;
 }
 

@@ -13,12 +13,12 @@ import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import type {
-  Backend, ProgramHandle, ProgramOptions, ProxyImplementation, ProxyOptions, RunningProxy,
+  Backend, NetworkRun, ProgramHandle, ProgramOptions, ProxyImplementation, ProxyOptions, RunningProxy,
   SippHandle, SippOptions, SippResult,
 } from './backend.js';
 import { HarnessError } from './errors.js';
 import { collectSippResult } from './native-backend.js';
-import { dockerDir, kamailioStandardCfg, repoRoot, scenariosDir } from './paths.js';
+import { dockerDir, kamailioStandardCfg, repoRoot, scenariosDir, sipReadyCli } from './paths.js';
 import { allocatePort } from './ports.js';
 import { PROGRAMS, imageFor, type ProgramSpec } from './programs.js';
 import { proxyLaunch } from './proxy-command.js';
@@ -133,6 +133,9 @@ class ContainerProxy implements RunningProxy {
     readonly port: number,
     readonly adminUrl: string | null,
     private readonly program: ContainerProgram,
+    private readonly runner: (network: string, script: string, args: readonly string[], timeoutMs: number) => Promise<NetworkRun>,
+    /** Docker network mode of scripts that must reach the proxy: its own netns, or host. */
+    private readonly network: string,
   ) {
     this.sipAddress = `${host}:${port}`;
   }
@@ -141,6 +144,9 @@ class ContainerProxy implements RunningProxy {
   }
   alive(): boolean {
     return this.program.alive();
+  }
+  runInNetwork(script: string, args: readonly string[], timeoutMs: number): Promise<NetworkRun> {
+    return this.runner(this.network, script, args, timeoutMs);
   }
   stop(): Promise<void> {
     return this.program.stop();
@@ -220,14 +226,14 @@ export class ContainersBackend implements Backend {
     return p;
   }
 
-  private async run(name: string, args: readonly string[], opts: { env?: Record<string, string> } = {}): Promise<ContainerProgram> {
+  private async run(name: string, args: readonly string[], opts: { env?: Record<string, string>; networkMode?: string } = {}): Promise<ContainerProgram> {
     const spec = PROGRAMS[name];
     if (spec === undefined) throw new HarnessError('HARNESS_ERR_NO_PROGRAM', `unknown program ${name}; known: ${Object.keys(PROGRAMS).join(', ')}`);
     await this.ensureImage(name, spec);
     const runName = `${String(++this.runs).padStart(2, '0')}-${name}`;
     const log = new ContainerLog(this.workDir.file(`${runName}.log`));
     let c = new GenericContainer(imageFor(name, spec))
-      .withNetworkMode('host')
+      .withNetworkMode(opts.networkMode ?? 'host')
       .withCommand([...args])
       .withEnvironment(opts.env ?? {})
       .withBindMounts([
@@ -262,23 +268,57 @@ export class ContainersBackend implements Backend {
       opts,
     });
     for (const [file, content] of launch.files) writeFileSync(file, content);
-    const program = await this.run(this.proxyImplementation === 'ours' ? 'sip-proxy' : 'kamailio', launch.args);
+    const program = await this.run(this.proxyImplementation === 'ours' ? 'sip-proxy' : 'kamailio', launch.args, opts.isolated ? { networkMode: 'none' } : {});
     const transports = opts.transports ?? ['udp', 'tcp'];
+    const transport = transports.includes('udp') ? 'udp' : 'tcp';
+    // An isolated proxy has only its own loopback: scripts join its network namespace.
+    const network = opts.isolated ? `container:${program.container.getId()}` : 'host';
     let polls = 0;
-    await waitForSipReady(HOST, sipPort, {
-      transport: transports.includes('udp') ? 'udp' : 'tcp',
-      timeoutMs: 60_000,
-      // Inspect the container every few polls: a crash should fail fast, not after a minute.
-      alive: () => {
-        if (++polls % 5 === 0) void program.refresh();
-        return program.alive();
-      },
-      logTail: () => program.logTail(),
-    }).catch(async (err: unknown) => {
+    const ready = opts.isolated
+      ? this.runNode(network, sipReadyCli, [HOST, String(sipPort), '60000', transport], 70_000).then((r) => {
+        if (r.code !== 0) throw new HarnessError('HARNESS_ERR_TIMEOUT', `isolated proxy not ready: ${r.stdout.trim()}`, program.logTail());
+      })
+      : waitForSipReady(HOST, sipPort, {
+        transport,
+        timeoutMs: 60_000,
+        // Inspect the container every few polls: a crash should fail fast, not after a minute.
+        alive: () => {
+          if (++polls % 5 === 0) void program.refresh();
+          return program.alive();
+        },
+        logTail: () => program.logTail(),
+      });
+    await ready.catch(async (err: unknown) => {
       await program.stop();
       throw err;
     });
-    return new ContainerProxy(this.proxyImplementation, HOST, sipPort, launch.adminUrl, program);
+    return new ContainerProxy(this.proxyImplementation, HOST, sipPort, launch.adminUrl, program, (n, sc, a, ms) => this.runNode(n, sc, a, ms), network);
+  }
+
+  /**
+   * Runs a compiled suite script with the Node of our proxy image, in the given Docker
+   * network mode; stdout and stderr come back interleaved in `stdout`.
+   */
+  private async runNode(networkMode: string, script: string, args: readonly string[], timeoutMs: number): Promise<NetworkRun> {
+    const spec = PROGRAMS['sip-proxy']!;
+    await this.ensureImage('sip-proxy', spec);
+    let out = '';
+    const integrationDir = join(repoRoot, 'integration');
+    const started = await new GenericContainer(imageFor('sip-proxy', spec))
+      .withNetworkMode(networkMode)
+      .withEntrypoint(['node'])
+      .withCommand([script, ...args])
+      .withBindMounts([{ source: integrationDir, target: integrationDir, mode: 'ro' }])
+      .withLogConsumer((stream) => stream.on('data', (c: Buffer | string) => { out += c.toString(); }))
+      .withWaitStrategy(Wait.forListeningPorts())
+      .start();
+    const program = new ContainerProgram('node-script', started, new ContainerLog(this.workDir.file('node-scripts.log')), this.docker);
+    try {
+      const exit = await program.waitForExit(timeoutMs).catch(() => ({ code: null, signal: 'SIGKILL' }));
+      return { code: exit.code, stdout: out, stderr: '' };
+    } finally {
+      await program.stop();
+    }
   }
 
   async startSipp(opts: SippOptions): Promise<SippHandle> {

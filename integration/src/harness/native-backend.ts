@@ -6,13 +6,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
-  Backend, ProgramHandle, ProgramOptions, ProxyImplementation, ProxyOptions, RunningProxy,
+  Backend, NetworkRun, ProgramHandle, ProgramOptions, ProxyImplementation, ProxyOptions, RunningProxy,
   SippHandle, SippOptions, SippResult,
 } from './backend.js';
 import { HarnessError } from './errors.js';
-import { kamailioStandardCfg, serviceEntry } from './paths.js';
+import { kamailioStandardCfg, serviceEntry, sipReadyCli } from './paths.js';
 import { allocatePort } from './ports.js';
-import { ManagedProcess, describeExit } from './process.js';
+import { ManagedProcess, describeExit, runToCompletion } from './process.js';
+import { NetworkNamespace } from './netns.js';
 import { proxyLaunch } from './proxy-command.js';
 import { PROGRAMS } from './programs.js';
 import { waitForSipReady } from './sip-socket.js';
@@ -52,6 +53,7 @@ class NativeProxy implements RunningProxy {
     readonly port: number,
     readonly adminUrl: string | null,
     private readonly proc: ManagedProcess,
+    private readonly netns: NetworkNamespace | null,
   ) {
     this.sipAddress = `${host}:${port}`;
   }
@@ -61,9 +63,19 @@ class NativeProxy implements RunningProxy {
   alive(): boolean {
     return this.proc.running;
   }
+  runInNetwork(script: string, args: readonly string[], timeoutMs: number): Promise<NetworkRun> {
+    return runNodeIn(this.netns, script, args, timeoutMs);
+  }
   async stop(): Promise<void> {
     await this.proc.stop();
+    this.netns?.destroy();
   }
+}
+
+async function runNodeIn(netns: NetworkNamespace | null, script: string, args: readonly string[], timeoutMs: number): Promise<NetworkRun> {
+  const cmd = netns ? netns.wrap(process.execPath, [script, ...args]) : { command: process.execPath, args: [script, ...args] };
+  const r = await runToCompletion(cmd.command, cmd.args, timeoutMs);
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 function readText(file: string): string {
@@ -120,6 +132,7 @@ export class NativeBackend implements Backend {
   readonly host = HOST;
   readonly workDir: WorkDir;
   private readonly started: ManagedProcess[] = [];
+  private readonly namespaces: NetworkNamespace[] = [];
   private runs = 0;
 
   constructor(label: string, readonly proxyImplementation: ProxyImplementation) {
@@ -154,27 +167,38 @@ export class NativeBackend implements Backend {
       opts,
     });
     for (const [file, content] of launch.files) writeFileSync(file, content);
-    let proc: ManagedProcess;
+    const netns = opts.isolated ? NetworkNamespace.create(`proxy${sipPort}`) : null;
+    if (netns) this.namespaces.push(netns);
+    let command: string;
+    let args: string[];
     if (this.proxyImplementation === 'ours') {
       const entry = serviceEntry('proxy');
       if (!existsSync(entry)) {
+        netns?.destroy();
         throw new HarnessError('HARNESS_ERR_NOT_BUILT', `${entry} does not exist: build the proxy (npx tsc -b services/proxy) or set PROXY_UNDER_TEST=kamailio`);
       }
-      proc = await this.launch('sip-proxy', process.execPath, ['--enable-source-maps', entry, ...launch.args]);
+      [command, args] = [process.execPath, ['--enable-source-maps', entry, ...launch.args]];
     } else {
-      proc = await this.launch('kamailio', 'kamailio', launch.args);
+      [command, args] = ['kamailio', launch.args];
     }
-    const transports = opts.transports ?? ['udp', 'tcp'];
-    await waitForSipReady(HOST, sipPort, {
-      transport: transports.includes('udp') ? 'udp' : 'tcp',
-      timeoutMs: 20_000,
-      alive: () => proc.running,
-      logTail: () => proc.outputTail(),
-    }).catch(async (err: unknown) => {
-      await proc.stop();
+    if (netns) ({ command, args } = netns.wrap(command, args));
+    const proc = await this.launch(this.proxyImplementation === 'ours' ? 'sip-proxy' : 'kamailio', command, args).catch((err: unknown) => {
+      netns?.destroy();
       throw err;
     });
-    return new NativeProxy(this.proxyImplementation, HOST, sipPort, launch.adminUrl, proc);
+    const transports = opts.transports ?? ['udp', 'tcp'];
+    const transport = transports.includes('udp') ? 'udp' : 'tcp';
+    const ready = netns
+      ? runNodeIn(netns, sipReadyCli, [HOST, String(sipPort), '20000', transport], 25_000).then((r) => {
+        if (r.code !== 0) throw new HarnessError('HARNESS_ERR_TIMEOUT', `isolated proxy not ready: ${r.stderr.trim()}`, proc.outputTail());
+      })
+      : waitForSipReady(HOST, sipPort, { transport, timeoutMs: 20_000, alive: () => proc.running, logTail: () => proc.outputTail() });
+    await ready.catch(async (err: unknown) => {
+      await proc.stop();
+      netns?.destroy();
+      throw err;
+    });
+    return new NativeProxy(this.proxyImplementation, HOST, sipPort, launch.adminUrl, proc, netns);
   }
 
   async startSipp(opts: SippOptions): Promise<SippHandle> {
@@ -217,6 +241,7 @@ export class NativeBackend implements Backend {
 
   async close(opts: { failed?: boolean } = {}): Promise<void> {
     await Promise.all(this.started.map((p) => p.stop()));
+    for (const ns of this.namespaces) ns.destroy();
     if (opts.failed) this.workDir.markFailed();
     this.workDir.cleanup();
   }

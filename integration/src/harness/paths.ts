@@ -18,3 +18,6 @@ export function scenarioPath(nameOrPath: string): string {
   if (nameOrPath.includes('/')) return nameOrPath;
   return join(scenariosDir, nameOrPath.endsWith('.xml') ? nameOrPath : `${nameOrPath}.xml`);
 }
+
+/** The compiled readiness probe run inside isolated networks. */
+export const sipReadyCli = fileURLToPath(new URL('./sip-ready-cli.js', import.meta.url));

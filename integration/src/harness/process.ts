@@ -233,3 +233,45 @@ export function describeExit(s: ExitStatus): string {
 export async function stopAll(): Promise<void> {
   await Promise.all([...live].map((p) => p.stop()));
 }
+
+export interface CompletedRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a short-lived command to completion, keeping its whole output; its process group is
+ * killed after `timeoutMs` (and by the exit hook should the test process die first).
+ */
+export async function runToCompletion(command: string, args: readonly string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<CompletedRun> {
+  installExitHooks();
+  const child = spawn(command, [...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout!.on('data', (c: Buffer) => out.push(c));
+  child.stderr!.on('data', (c: Buffer) => err.push(c));
+  const kill = (): void => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  };
+  const timer = setTimeout(kill, timeoutMs);
+  const onExit = (): void => kill();
+  process.once('exit', onExit);
+  try {
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (c, s) => resolve([c, s]));
+    });
+    return { code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+  } catch (e) {
+    throw new HarnessError('HARNESS_ERR_SPAWN', `cannot run ${command}: ${(e as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+    process.off('exit', onExit);
+  }
+}

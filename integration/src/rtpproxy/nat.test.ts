@@ -1,0 +1,166 @@
+/**
+ * The NAT case the relay exists for (RFC 7362 §2): a phone behind a NAT that maps each
+ * outgoing flow to a random public port (iptables MASQUERADE --random-fully) announces its
+ * private address in SDP. Without a relay, the public party's media cannot reach it (one-way
+ * audio); through rtp-relay, symmetric latching sends media back to the NAT binding and
+ * both directions flow.
+ *
+ * Topology, all in namespaces this test creates (the root namespace only gets a /30 control
+ * link to reach the relay's ng socket; no namespace has a default route to the outside):
+ *
+ *   [lan] 10.231.K.2 --veth-- 10.231.K.1 [nat] 198.51.100.2 --veth-- 198.51.100.1 (relay)
+ *          phone A                MASQUERADE                         198.51.100.3 (phone B) [wan]
+ *                                                                     169.254.K.2 --veth-- 169.254.K.1 [root: test, ng]
+ */
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { WorkDir } from '../harness/index.js';
+import { anchorOf, rtpStreamOf, sdpBody, startRelay, type RunningRelay } from './support.js';
+
+const run = promisify(execFile);
+const CLI = fileURLToPath(new URL('./rtp-endpoint-cli.js', import.meta.url));
+const sfx = randomBytes(3).toString('hex');
+const K = 1 + Math.floor(Math.random() * 250);
+const NS = { lan: `rtpit-${sfx}-lan`, nat: `rtpit-${sfx}-nat`, wan: `rtpit-${sfx}-wan` };
+const LAN_A = `10.231.${K}.2`;
+const LAN_GW = `10.231.${K}.1`;
+const NAT_PUBLIC = '198.51.100.2';
+const RELAY_IP = '198.51.100.1';
+const PHONE_B = '198.51.100.3';
+const CTL_ROOT = `169.254.${K}.1`;
+const CTL_WAN = `169.254.${K}.2`;
+const PORT_A = 40_000;
+const PORT_B = 40_002;
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function inNs(ns: string, cmd: string, ...args: string[]): void {
+  execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function setUpTopology(): void {
+  for (const ns of Object.values(NS)) {
+    ip('netns', 'add', ns);
+    inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
+  }
+  // lan <-> nat
+  ip('link', 'add', `la${sfx}`, 'netns', NS.lan, 'type', 'veth', 'peer', 'name', `nl${sfx}`, 'netns', NS.nat);
+  inNs(NS.lan, 'ip', 'addr', 'add', `${LAN_A}/24`, 'dev', `la${sfx}`);
+  inNs(NS.lan, 'ip', 'link', 'set', `la${sfx}`, 'up');
+  inNs(NS.lan, 'ip', 'route', 'add', 'default', 'via', LAN_GW);
+  inNs(NS.nat, 'ip', 'addr', 'add', `${LAN_GW}/24`, 'dev', `nl${sfx}`);
+  inNs(NS.nat, 'ip', 'link', 'set', `nl${sfx}`, 'up');
+  // nat <-> wan
+  ip('link', 'add', `nw${sfx}`, 'netns', NS.nat, 'type', 'veth', 'peer', 'name', `wn${sfx}`, 'netns', NS.wan);
+  inNs(NS.nat, 'ip', 'addr', 'add', `${NAT_PUBLIC}/24`, 'dev', `nw${sfx}`);
+  inNs(NS.nat, 'ip', 'link', 'set', `nw${sfx}`, 'up');
+  inNs(NS.wan, 'ip', 'addr', 'add', `${RELAY_IP}/24`, 'dev', `wn${sfx}`);
+  inNs(NS.wan, 'ip', 'addr', 'add', `${PHONE_B}/24`, 'dev', `wn${sfx}`);
+  inNs(NS.wan, 'ip', 'link', 'set', `wn${sfx}`, 'up');
+  // The NAT: forward lan -> wan, rewrite the source to the public address with a random port.
+  inNs(NS.nat, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+  inNs(NS.nat, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', `nw${sfx}`, '-j', 'MASQUERADE', '--random-fully');
+  // Control link root <-> wan for ng only.
+  ip('link', 'add', `rc${sfx}`, 'type', 'veth', 'peer', 'name', `wc${sfx}`, 'netns', NS.wan);
+  ip('addr', 'add', `${CTL_ROOT}/30`, 'dev', `rc${sfx}`);
+  ip('link', 'set', `rc${sfx}`, 'up');
+  inNs(NS.wan, 'ip', 'addr', 'add', `${CTL_WAN}/30`, 'dev', `wc${sfx}`);
+  inNs(NS.wan, 'ip', 'link', 'set', `wc${sfx}`, 'up');
+}
+
+function tearDownTopology(): void {
+  // Deleting a namespace removes its veth ends, and with them their peers.
+  for (const ns of Object.values(NS)) {
+    try {
+      ip('netns', 'del', ns);
+    } catch {
+      // not created
+    }
+  }
+  try {
+    ip('link', 'del', `rc${sfx}`);
+  } catch {
+    // gone with the wan namespace
+  }
+}
+
+interface EndpointResult {
+  sent: number;
+  received: number;
+  sources: string[];
+}
+
+async function phone(ns: string, bind: string, port: number, to: string, toPort: number, count: number): Promise<EndpointResult> {
+  const args = JSON.stringify({ bind, port, to, toPort, count, lingerMs: 500 });
+  const { stdout } = await run('ip', ['netns', 'exec', ns, process.execPath, CLI, args], { timeout: 30_000 });
+  return JSON.parse(stdout.trim()) as EndpointResult;
+}
+
+const work = new WorkDir('rtpproxy-nat');
+let relay: RunningRelay | null = null;
+
+describe('phone behind NAT (network namespaces + MASQUERADE)', () => {
+  before(async () => {
+    tearDownTopology();
+    setUpTopology();
+    relay = await startRelay(work, 'rtp-relay-nat', {
+      netns: NS.wan,
+      ngHost: CTL_WAN,
+      mediaIp: [RELAY_IP],
+      ports: [30_000, 30_199],
+    });
+  });
+
+  after(async () => {
+    await relay?.stop();
+    tearDownTopology();
+    work.cleanup();
+  });
+
+  it('without the relay, media reaches the public phone but never the NATed one (one-way audio)', async () => {
+    const [a, b] = await Promise.all([
+      phone(NS.lan, LAN_A, PORT_A, PHONE_B, PORT_B, 50),
+      phone(NS.wan, PHONE_B, PORT_B, LAN_A, PORT_A, 50), // B follows A's SDP: a private address
+    ]);
+    assert.ok(b.received > 0, 'A -> B passes the NAT outbound');
+    assert.ok(b.sources.every((s) => s.startsWith(`${NAT_PUBLIC}:`)), `B sees the NAT, not A: ${b.sources.join(',')}`);
+    assert.equal(a.received, 0, 'B -> A never arrives');
+  });
+
+  it('through rtp-relay, media flows both ways and A is latched at its NAT binding', async () => {
+    const ng = relay!.ng;
+    const offer = await ng.ok('offer', {
+      'call-id': 'nat-1', 'from-tag': 'A', sdp: sdpBody(LAN_A, PORT_A),
+      replace: ['origin', 'session-connection'], flags: ['trust-address'], 'received-from': ['IP4', NAT_PUBLIC],
+    });
+    const answer = await ng.ok('answer', {
+      'call-id': 'nat-1', 'from-tag': 'A', 'to-tag': 'B', sdp: sdpBody(PHONE_B, PORT_B),
+      replace: ['origin', 'session-connection'], flags: ['trust-address'],
+    });
+    const toB = anchorOf(String(offer['sdp']));
+    const toA = anchorOf(String(answer['sdp']));
+    assert.equal(toA.address, RELAY_IP);
+    assert.ok(!String(offer['sdp']).includes(LAN_A), 'the private address never reaches B');
+    const [a, b] = await Promise.all([
+      phone(NS.lan, LAN_A, PORT_A, toA.address, toA.port, 100),
+      phone(NS.wan, PHONE_B, PORT_B, toB.address, toB.port, 100),
+    ]);
+    assert.ok(a.received >= 50, `A received ${a.received} of 100`);
+    assert.ok(b.received >= 95, `B received ${b.received} of 100`);
+    assert.deepEqual(a.sources, [`${RELAY_IP}:${toA.port}`]);
+    assert.deepEqual(b.sources, [`${RELAY_IP}:${toB.port}`]);
+    const q = await ng.ok('query', { 'call-id': 'nat-1' });
+    const legA = rtpStreamOf(q, 'A');
+    assert.equal(legA.endpoint.address, NAT_PUBLIC, 'latched to the NAT public address');
+    assert.notEqual(legA.endpoint.port, PORT_A, 'at the port the NAT chose, not the SDP port');
+    assert.equal(legA.stats.packets, 100);
+    assert.equal(rtpStreamOf(q, 'B').stats.packets, 100);
+    await ng.ok('delete', { 'call-id': 'nat-1' });
+  });
+});

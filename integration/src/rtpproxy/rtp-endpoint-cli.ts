@@ -1,0 +1,30 @@
+/**
+ * A standalone RTP party for tests that place endpoints in network namespaces
+ * (`ip netns exec NS node rtp-endpoint-cli.js '<json>'`): binds, streams G.711 at 50 packets/s
+ * to a target, keeps listening a little longer, then prints one JSON line with what it saw.
+ */
+import { RtpEndpoint, sleep } from './support.js';
+
+interface Args {
+  bind: string;
+  port: number;
+  to: string;
+  toPort: number;
+  count: number;
+  /** Keep receiving this long after the last packet was sent. */
+  lingerMs: number;
+}
+
+async function main(): Promise<void> {
+  const a = JSON.parse(process.argv[2] ?? '{}') as Args;
+  const ep = await RtpEndpoint.bind(a.bind, a.port);
+  await ep.stream(a.to, a.toPort, a.count);
+  await sleep(a.lingerMs);
+  process.stdout.write(`${JSON.stringify({ sent: a.count, received: ep.received, sources: [...ep.sources] })}\n`);
+  ep.close();
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${String(e)}\n`);
+  process.exit(1);
+});
