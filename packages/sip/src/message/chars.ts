@@ -126,6 +126,10 @@ export function quote(s: string): string {
  * "a,,b" can be rejected by the header's own parser).
  */
 export function splitCommas(v: string, out: string[]): void {
+  if (v.indexOf(',') < 0) {
+    out.push(v.trim());
+    return;
+  }
   let start = 0;
   let angle = false;
   let i = 0;
@@ -183,7 +187,7 @@ export function parseParams(s: string, i: number, params: Map<string, string | n
     i = skipWs(s, j + 1);
     const ke = scanToken(s, i);
     if (ke === i) return -1;
-    const key = s.slice(i, ke).toLowerCase();
+    const key = internLower(s, i, ke, PARAM_NAMES);
     i = skipWs(s, ke);
     if (i < n && s.charCodeAt(i) === 0x3d) {
       i = skipWs(s, i + 1);
@@ -208,6 +212,45 @@ export function parseParams(s: string, i: number, params: Map<string, string | n
     }
   }
 }
+
+/**
+ * Lookup table for `internLower`: known lowercase names bucketed by length. Returning the
+ * constant string avoids a slice + toLowerCase, and a constant (internalized) Map key or
+ * switch label compares and hashes faster than a fresh slice.
+ */
+export function buildInternTable(names: readonly string[]): (readonly string[] | undefined)[] {
+  const t: string[][] = [];
+  for (const n of names) (t[n.length] ??= []).push(n);
+  return t;
+}
+
+/**
+ * s[a, b) lowercased, as the constant from `table` when it is a known name. Only for
+ * token text: `c | 0x20` folds ASCII case and leaves token punctuation unchanged.
+ */
+export function internLower(s: string, a: number, b: number, table: (readonly string[] | undefined)[]): string {
+  const cands = table[b - a];
+  if (cands !== undefined) {
+    outer: for (const k of cands) {
+      for (let i = 0; i < k.length; i++) {
+        if ((s.charCodeAt(a + i) | 0x20) !== k.charCodeAt(i)) continue outer;
+      }
+      return k;
+    }
+  }
+  const out = s.slice(a, b);
+  for (let i = 0; i < out.length; i++) {
+    const c = out.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return out.toLowerCase();
+  }
+  return out;
+}
+
+/** Parameter names the stack reads (Via, URI, name-addr, Contact). */
+export const PARAM_NAMES = buildInternTable([
+  'branch', 'received', 'rport', 'maddr', 'ttl', 'tag', 'lr', 'transport', 'user', 'method', 'expires', 'q',
+  'ob', 'reg-id', '+sip.instance', 'alias', 'nat', 'ftag', 'did', 'phone-context', 'isub', 'ext',
+]);
 
 /** `;k=v;flag` form of a parameter map. */
 export function formatParams(params: Map<string, string | null>): string {

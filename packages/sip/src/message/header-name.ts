@@ -1,3 +1,5 @@
+import { buildInternTable, internLower } from './chars.js';
+
 /**
  * Header field names: compact forms and canonical spelling.
  * RFC 3261 §7.3.3 (compact forms i m f t v l c e k s; o u r b x y from RFC 3265, 3515,
@@ -26,6 +28,24 @@ const COMPACT: Readonly<Record<string, string>> = {
   j: 'reject-contact',
   d: 'request-disposition',
 };
+
+/** Header names seen in nearly every message, for `canonicalHeaderNameAt`. */
+const KNOWN = buildInternTable([
+  'via', 'from', 'to', 'call-id', 'cseq', 'contact', 'max-forwards', 'content-length', 'content-type',
+  'route', 'record-route', 'expires', 'allow', 'supported', 'require', 'proxy-require', 'user-agent',
+  'server', 'authorization', 'proxy-authorization', 'www-authenticate', 'proxy-authenticate', 'date',
+  'event', 'subject', 'accept', 'allow-events', 'session-expires', 'min-se', 'p-asserted-identity',
+  'content-disposition', 'timestamp', 'warning', 'organization', 'rseq', 'rack', 'refer-to', 'referred-by',
+]);
+
+/** canonicalHeaderName of s[a, b) without slicing for the common names (parser fast path). */
+export function canonicalHeaderNameAt(s: string, a: number, b: number): string {
+  if (b - a === 1) {
+    const lc = String.fromCharCode(s.charCodeAt(a) | 0x20);
+    return COMPACT[lc] ?? lc;
+  }
+  return internLower(s, a, b, KNOWN);
+}
 
 /** 'v' | 'VIA' | 'Via' -> 'via' (lowercase full name). */
 export function canonicalHeaderName(name: string): string {

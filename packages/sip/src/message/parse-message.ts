@@ -1,7 +1,7 @@
 import { C_TOKEN, CHAR } from './chars.js';
 import { sipError, type SipParseError } from './errors.js';
 import { HeaderList } from './header-list.js';
-import { canonicalHeaderName } from './header-name.js';
+import { canonicalHeaderNameAt } from './header-name.js';
 import { CSeq } from './cseq.js';
 import {
   checkCallId, isSip20, parseContentLength, parseExpires, parseFromTo, parseMaxForwards, parseViaLine,
@@ -164,7 +164,7 @@ function parse(buf: Buffer, maxSize: number): ParseResult {
       vs++;
     }
     const value = folded ? unfold(s, vs, ve) : s.slice(vs, ve);
-    headers.pushRaw(canonicalHeaderName(s.slice(p, nameEnd)), value, s.slice(p, e + 1));
+    headers.pushRaw(canonicalHeaderNameAt(s, p, nameEnd), value, s.slice(p, e + 1));
     p = e + 1;
   }
 

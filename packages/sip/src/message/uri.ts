@@ -1,4 +1,4 @@
-import { CHAR, C_ALPHA, C_DIGIT, C_HEX, C_UNRESERVED } from './chars.js';
+import { CHAR, C_ALPHA, C_DIGIT, C_HEX, C_UNRESERVED, internLower, PARAM_NAMES } from './chars.js';
 import { frozenError, type SipParseError } from './errors.js';
 
 const BAD_URI = frozenError('SIP_ERR_MALFORMED_URI');
@@ -60,15 +60,6 @@ function checkEscapes(s: string, start: number, end: number): boolean {
     i = s.indexOf('%', i + 3);
   }
   return true;
-}
-
-/** toLowerCase that skips the call when the text is already lowercase (the usual case). */
-function lowerAscii(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) return s.toLowerCase();
-  }
-  return s;
 }
 
 /** hostname / IPv4address / IPv6reference (brackets included). */
@@ -213,10 +204,10 @@ export class SipUri {
       if (eq >= 0) {
         if (eq === p || eq + 1 === e) return bad;
         if (!checkEscapes(s, p, e)) return bad;
-        uri.params.set(lowerAscii(s.slice(p, eq)), s.slice(eq + 1, e));
+        uri.params.set(internLower(s, p, eq, PARAM_NAMES), s.slice(eq + 1, e));
       } else {
         if (e === p || !checkEscapes(s, p, e)) return bad;
-        uri.params.set(lowerAscii(s.slice(p, e)), null);
+        uri.params.set(internLower(s, p, e, PARAM_NAMES), null);
       }
       p = e;
     }
