@@ -357,6 +357,13 @@ describe('accessors and caches', () => {
     assert.equal(m.vias.length, 2);
     m.headers.remove('max-forwards');
     assert.equal(m.maxForwards, null);
+    // replacing the whole list (same version number) also invalidates
+    m.headers = HeaderList.from([['call-id', 'other@h']]);
+    m.headers.set('call-id', 'other@h');
+    const fresh = new HeaderList();
+    fresh.append('Call-ID', 'third@h');
+    m.headers = fresh;
+    assert.equal(m.callId, 'third@h');
   });
 
   it('throw SipMessageError for missing or malformed headers of hand-built messages', () => {

@@ -33,6 +33,8 @@ export abstract class SipMessage {
   _rawEnd: string;
   /** @internal headers.version the caches below belong to */
   _cv: number;
+  /** @internal the HeaderList the caches belong to (headers may be replaced wholesale) */
+  _ch: HeaderList;
   /** @internal */ _callId: string | null;
   /** @internal */ _cseq: CSeq | null;
   /** @internal */ _from: NameAddr | null;
@@ -51,6 +53,7 @@ export abstract class SipMessage {
     this._rawStart = null;
     this._rawEnd = '\r\n';
     this._cv = this.headers.version;
+    this._ch = this.headers;
     this._callId = null;
     this._cseq = null;
     this._from = null;
@@ -66,8 +69,9 @@ export abstract class SipMessage {
 
   /** @internal drops caches made for an older header version */
   _sync(): void {
-    if (this._cv === this.headers.version) return;
+    if (this._cv === this.headers.version && this._ch === this.headers) return;
     this._cv = this.headers.version;
+    this._ch = this.headers;
     this._callId = null;
     this._cseq = null;
     this._from = null;
