@@ -54,8 +54,15 @@ export function hashOfBranch(branch: string): string | null {
   return branch.slice(LOOP_PREFIX.length, LOOP_PREFIX.length + HASH_LEN);
 }
 
+const STATELESS_PREFIX = `${COOKIE}-sl`;
+
 /** §16.11: the same received branch (and next hop) always yields the same forwarded branch. */
 export function statelessBranch(receivedBranch: string, nextHop: string): string {
   const h = createHash('md5').update(receivedBranch).update('\0').update(nextHop).digest('hex');
-  return `${COOKIE}-sl${h.slice(0, 20)}`;
+  return `${STATELESS_PREFIX}${h.slice(0, 20)}`;
+}
+
+/** True for branches we put on requests forwarded statelessly: their responses are relayed by Via. */
+export function isStatelessBranch(branch: string | null): boolean {
+  return branch !== null && branch.startsWith(STATELESS_PREFIX);
 }

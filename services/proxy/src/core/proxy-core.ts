@@ -29,7 +29,7 @@ import {
 } from '@voip/sip';
 import type { ProxyConfig } from '../config.js';
 import { PROXY_ERRORS, ProxyError } from '../errors.js';
-import { hashOfBranch, loopHash, statefulBranch, statelessBranch } from './branch.js';
+import { hashOfBranch, isStatelessBranch, loopHash, statefulBranch, statelessBranch } from './branch.js';
 import type { LocalIdentity } from './local-identity.js';
 import { FailureContext, ReplyContext, RequestContext, type ProxyActions, type Target } from './route-context.js';
 import { UnresolvableError, type TargetResolver } from './target-resolver.js';
@@ -484,8 +484,9 @@ export class ProxyCore implements TransactionUser, ProxyActions {
     }
     const branch = this.branchesByTx.get(tx.id);
     if (!branch) {
-      // RFC 6026 §8.4: 2xx retransmissions after the response context ended are forwarded statelessly.
-      if (res.status >= 200 && res.status < 300) this.onStrayResponse(res);
+      // RFC 6026: the INVITE client transaction (Accepted state) still passes 2xx retransmissions
+      // up after the response context ended; they go upstream by the Via.
+      if (res.status >= 200 && res.status < 300) this.relayByVia(res);
       return;
     }
     const rc = branch.context;
@@ -550,13 +551,27 @@ export class ProxyCore implements TransactionUser, ProxyActions {
     }
   }
 
-  /** A stray response (no client transaction, e.g. a 2xx retransmission): forward statelessly. */
+  /**
+   * A response matching no client transaction. Responses to requests we forwarded statelessly
+   * (§16.11, our `-sl` branches, or everything in stateless relay mode) are relayed by the Via.
+   * Any other stray is dropped: RFC 6026 updates §16.7 so that a stateful proxy no longer
+   * forwards stray responses (2xx retransmissions are caught by the Accepted state instead).
+   */
   onStrayResponse(res: SipResponse, _source?: MessageSource): void {
     const top = res.vias[0];
     if (!top || !this.deps.identity.isOwnSentBy(top.host, top.port, top.transport)) {
       this.log.debug({ callId: safeCallId(res), status: res.status }, 'stray response not for us, dropped');
       return;
     }
+    if (this.deps.config.relayMode !== 'stateless' && !isStatelessBranch(top.branch)) {
+      this.log.debug({ callId: safeCallId(res), status: res.status }, 'stray response dropped (RFC 6026)');
+      return;
+    }
+    this.relayByVia(res);
+  }
+
+  /** Removes our Via and sends the response to the next one (§16.7 step 3, §18.2.2). */
+  private relayByVia(res: SipResponse): void {
     res.headers.removeFirstValue('via');
     if (res.vias.length === 0) return; // it was for a request we originated
     this.deps.transport.sendResponse(res);
