@@ -78,6 +78,18 @@ export const ProxyConfigSchema = z
     tracingHints: z.boolean().default(false),
     /** Product token in Server / User-Agent headers of messages we generate. */
     serverHeader: z.string().max(128).default('voip-stack sip-proxy'),
+    accounting: z
+      .object({
+        /**
+         * Append-only journal of call records (the embedded default; `radius-acct --journal`
+         * reads it). Unset: no accounting unless a database is configured.
+         */
+        journal: z.string().min(1).max(4096).optional(),
+        /** fdatasync each batch; only benchmarks turn it off. */
+        fsync: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     admin: z
       .object({
         /** host:port of the admin HTTP API (health, metrics, location); empty disables it. */
@@ -113,6 +125,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.SIP_PROXY_LOG_LEVEL) out.logLevel = env.SIP_PROXY_LOG_LEVEL;
   if (env.SIP_PROXY_ADMIN_LISTEN) out.admin = { listen: env.SIP_PROXY_ADMIN_LISTEN };
   if (env.SIP_PROXY_RELAY_MODE) out.relayMode = env.SIP_PROXY_RELAY_MODE;
+  if (env.SIP_PROXY_ACC_JOURNAL) out.accounting = { journal: env.SIP_PROXY_ACC_JOURNAL };
   return out;
 }
 

@@ -3,6 +3,7 @@
  * owners are created here and injected). Used by main.ts and by tests that run a proxy in-process.
  */
 import { TimerWheel, TransactionLayer, TransportLayer, type Logger, type Transport } from '@voip/sip';
+import { JournalAccountingSink, type AccountingSink } from '@voip/acc';
 import type { FastifyInstance } from 'fastify';
 import type { ProxyConfig } from './config.js';
 import { LocalIdentity } from './core/local-identity.js';
@@ -12,6 +13,7 @@ import { TargetResolver } from './core/target-resolver.js';
 import { createRouter } from './routing/index.js';
 import * as rr from './modules/rr/index.js';
 import * as registrar from './modules/registrar/index.js';
+import * as acc from './modules/acc/index.js';
 import { LocationStore } from './modules/location/location-store.js';
 import { buildAdminServer } from './admin/admin-server.js';
 
@@ -21,6 +23,7 @@ export interface RunningProxy {
   readonly transports: readonly Transport[];
   readonly location: LocationStore;
   readonly stats: ProxyStats;
+  readonly accounting: AccountingSink | null;
   /** http://host:port of the admin API, or null when disabled. */
   readonly adminUrl: string | null;
   close(): Promise<void>;
@@ -53,6 +56,9 @@ export async function startProxy(config: ProxyConfig, logger: Logger): Promise<R
     config.advertisedAddress,
   );
   const stats = new ProxyStats();
+  const accounting: AccountingSink | null = config.accounting.journal
+    ? await JournalAccountingSink.open({ path: config.accounting.journal, fsync: config.accounting.fsync, logger: logger.child({ layer: 'acc.journal' }) })
+    : null;
   const location = new LocationStore();
   location.start();
   const core = new ProxyCore({ config, transport, identity, resolver: new TargetResolver(), logger, stats });
@@ -65,6 +71,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger): Promise<R
   const modules = {
     rr: rr.init({ identity }),
     registrar: registrar.init({ settings: config.registrar, location }),
+    acc: acc.init({ sink: accounting, logger }),
   };
   core.attach(transactions, createRouter(modules));
   transport.setSink(transactions);
@@ -88,6 +95,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger): Promise<R
     transports,
     location,
     stats,
+    accounting,
     adminUrl,
     async close(): Promise<void> {
       location.stop();
@@ -95,6 +103,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger): Promise<R
       await transport.close();
       wheel.close();
       if (admin) await admin.close();
+      if (accounting) await accounting.close();
     },
   };
 }

@@ -31,7 +31,14 @@ import type { ProxyConfig } from '../config.js';
 import { PROXY_ERRORS, ProxyError } from '../errors.js';
 import { hashOfBranch, isStatelessBranch, loopHash, statefulBranch, statelessBranch } from './branch.js';
 import type { LocalIdentity } from './local-identity.js';
-import { FailureContext, ReplyContext, RequestContext, type ProxyActions, type Target } from './route-context.js';
+import {
+  FailureContext,
+  ReplyContext,
+  RequestContext,
+  type ForwardingContext,
+  type ProxyActions,
+  type Target,
+} from './route-context.js';
 import { UnresolvableError, type TargetResolver } from './target-resolver.js';
 import { recordRouteValues, strictRouteFixup } from './route-set.js';
 import type { ProxyStats } from './proxy-stats.js';
@@ -74,6 +81,8 @@ class ResponseContext {
   forwarding: RequestContext | FailureContext;
   /** A 6xx arrived: no new branches, best response is a 6xx (§16.7 step 5/6). */
   got6xx = false;
+  /** Final-response observers (acc) were told. */
+  notified = false;
   readonly toTag = generateTag();
 
   constructor(
@@ -255,8 +264,10 @@ export class ProxyCore implements TransactionUser, ProxyActions {
       if (rc) this.sendFinal(rc, this.localResponse(rc, status, reason, extra));
       return;
     }
-    if (ctx.serverTransaction) this.respond(ctx.serverTransaction, ctx.request, status, reason, extra);
-    else if (ctx.method !== 'ACK') this.replyStateless(ctx.request, ctx.source, status, reason, extra);
+    if (ctx.serverTransaction) {
+      const res = this.respond(ctx.serverTransaction, ctx.request, status, reason, extra);
+      if (status >= 200 && ctx.observers !== null) notify(ctx, ctx.serverTransaction.request, ctx.source, res);
+    } else if (ctx.method !== 'ACK') this.replyStateless(ctx.request, ctx.source, status, reason, extra);
   }
 
   private localResponse(rc: ResponseContext, status: number, reason?: string, extra?: [string, string][]): SipResponse {
@@ -269,10 +280,11 @@ export class ProxyCore implements TransactionUser, ProxyActions {
     return out;
   }
 
-  private respond(stx: ServerTransaction, req: SipRequest, status: number, reason?: string, extra?: [string, string][]): void {
+  private respond(stx: ServerTransaction, req: SipRequest, status: number, reason?: string, extra?: [string, string][]): SipResponse {
     const res = createResponse(req, status, reason, { toTag: status > 100 ? generateTag() : undefined, extra: this.withServer(extra) });
     this.deps.stats.countReply(status);
     stx.respond(res);
+    return res;
   }
 
   private replyStateless(req: SipRequest, source: MessageSource, status: number, reason?: string, extra?: [string, string][]): void {
@@ -510,6 +522,7 @@ export class ProxyCore implements TransactionUser, ProxyActions {
       rc.finalSent = true;
       this.deps.stats.countRelayedFinal(res.status);
       rc.stx.respond(res);
+      this.notifyFinal(rc, res);
       if (rc.original.method === 'INVITE') for (const b of rc.branches) if (b !== branch) this.cancelBranch(b);
       this.maybeRelease(rc);
       return;
@@ -626,6 +639,7 @@ export class ProxyCore implements TransactionUser, ProxyActions {
       // Routes and handlers carry over so a failure route can re-arm itself explicitly.
       fctx.recordRouteRequested = rc.forwarding.recordRouteRequested;
       for (const f of rc.forwarding.flags) fctx.flags.add(f);
+      fctx.observers = rc.forwarding.observers;
       rc.forwarding.failureRoute = null;
       rc.forwarding = fctx;
       let result: void | Promise<void>;
@@ -662,7 +676,14 @@ export class ProxyCore implements TransactionUser, ProxyActions {
     rc.finalSent = true;
     this.deps.stats.countRelayedFinal(res.status);
     rc.stx.respond(res);
+    this.notifyFinal(rc, res);
     this.maybeRelease(rc);
+  }
+
+  private notifyFinal(rc: ResponseContext, res: SipResponse): void {
+    if (rc.notified || rc.forwarding.observers === null) return;
+    rc.notified = true;
+    notify(rc.forwarding, rc.original, rc.stx.source, res);
   }
 
   private maybeRelease(rc: ResponseContext): void {
@@ -684,6 +705,18 @@ function nextHopUri(req: SipRequest): Uri {
     if (uri) return uri;
   }
   return req.uri;
+}
+
+/** Tells every armed module how the transaction ended; a failing module never breaks routing. */
+function notify(ctx: ForwardingContext, received: SipRequest, source: MessageSource, response: SipResponse): void {
+  const event = { received, routed: ctx.request, response, source, flags: ctx.flags };
+  for (const o of ctx.observers!) {
+    try {
+      o.onFinalResponse(event);
+    } catch {
+      // Observers log their own failures; the SIP path goes on.
+    }
+  }
 }
 
 function parseRouteUri(value: string): Uri | null {

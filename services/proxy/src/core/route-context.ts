@@ -18,6 +18,26 @@ export interface Target {
 }
 
 export type ReplyRoute = (ctx: ReplyContext) => void;
+
+/** What a module armed on a request learns when its transaction gets its final response. */
+export interface FinalResponseEvent {
+  /** The request as received (From, To, Call-ID, User-Agent of the caller's side). */
+  readonly received: SipRequest;
+  /** The request as routed (its R-URI is the final target). */
+  readonly routed: SipRequest;
+  readonly response: SipResponse;
+  readonly source: MessageSource;
+  readonly flags: ReadonlySet<string>;
+}
+
+/**
+ * Modules that must see how a transaction ended (acc) register themselves on the context; the
+ * core calls them once, when the first final response goes upstream (a 2xx, the best final
+ * after all branches, or a local reply). An object with a method, not a closure (STYLE.md §13).
+ */
+export interface FinalResponseObserver {
+  onFinalResponse(event: FinalResponseEvent): void;
+}
 export type FailureRoute = (ctx: FailureContext) => void | Promise<void>;
 
 /** What contexts ask of the proxy core. Implemented by ProxyCore. */
@@ -45,6 +65,8 @@ export abstract class ForwardingContext {
   replyRoute: ReplyRoute | null = null;
   /** A routing decision was made (reply sent, request relayed or forwarded). */
   handled = false;
+  /** Modules to tell about the final response; null while none is armed. */
+  observers: FinalResponseObserver[] | null = null;
 
   constructor(
     protected readonly actions: ProxyActions,
@@ -71,6 +93,12 @@ export abstract class ForwardingContext {
   /** The book's tracing aid: `append_hf("P-hint: ...")`, on when `tracingHints` is configured. */
   hint(text: string): void {
     if (this.actions.tracingHints) this.extraHeaders.push(['P-hint', text]);
+  }
+
+  /** Registers a module to be told the final response (once per module). */
+  observe(o: FinalResponseObserver): void {
+    if (this.observers === null) this.observers = [o];
+    else if (!this.observers.includes(o)) this.observers.push(o);
   }
 
   /** Arms the failure route (Kamailio's t_on_failure) before relay. */

@@ -26,7 +26,16 @@ export interface RegistrarApi {
   lookup(ctx: RequestContext | FailureContext): boolean;
 }
 
+/** acc: call records (the book's acc flags). */
+export interface AccApi {
+  /** Accounts this transaction: INVITE 2xx and BYE as `acc`, INVITE >= 300 as `missed_call` when `missed`. */
+  account(ctx: RequestContext | FailureContext, opts?: { missed?: boolean }): void;
+  /** False when no accounting sink is configured. */
+  readonly enabled: boolean;
+}
+
 export interface ProxyModules {
   rr: RecordRouteApi;
   registrar: RegistrarApi;
+  acc: AccApi;
 }

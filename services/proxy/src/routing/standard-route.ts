@@ -12,7 +12,7 @@
  *     if (!lookup("location")) { sl_send_reply("404","Not Found"); exit; }
  *     route(1);
  *   }
- *   route[1] { t_relay() or sl_reply_error() } -> relay
+ *   route[1] { setflag(acc); t_relay() or sl_reply_error() } -> relay
  */
 import { SipUri } from '@voip/sip';
 import type { RequestContext } from '../core/route-context.js';
@@ -27,13 +27,13 @@ export function requestRoute(ctx: RequestContext, m: ProxyModules): void {
 
   if (m.rr.looseRoute(ctx)) {
     ctx.hint('rr-enforced');
-    relay(ctx);
+    relay(ctx, m);
     return;
   }
 
   if (!ctx.uriIsMyself()) {
     ctx.hint('outbound');
-    relay(ctx);
+    relay(ctx, m);
     return;
   }
 
@@ -47,7 +47,7 @@ export function requestRoute(ctx: RequestContext, m: ProxyModules): void {
     return;
   }
   ctx.hint('usrloc applied');
-  relay(ctx);
+  relay(ctx, m);
 }
 
 /** OPTIONS addressed to the proxy itself (no user part) is answered 200, like Kamailio's keepalive. */
@@ -62,7 +62,12 @@ function keepalive(ctx: RequestContext): boolean {
   return true;
 }
 
-/** route[1]: stateful relay (t_relay); the core answers sl_reply_error's codes on failure. */
-function relay(ctx: RequestContext): void {
+/**
+ * route[1]: account calls (INVITE: Start or missed call; BYE: Stop), then stateful relay
+ * (t_relay); the core answers sl_reply_error's codes on failure.
+ */
+function relay(ctx: RequestContext, m: ProxyModules): void {
+  if (ctx.method === 'INVITE') m.acc.account(ctx, { missed: true });
+  else if (ctx.method === 'BYE') m.acc.account(ctx);
   ctx.relay();
 }
