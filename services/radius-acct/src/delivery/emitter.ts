@@ -5,7 +5,7 @@
  *
  * Delivery rules:
  *  - Up to `window` records are in flight; the progress advances over the settled prefix,
- *    so a crash resends at most the window, never skips.
+ *    so a crash resends at most the records after the first unsettled one, never skips.
  *  - A retransmission to the same server is byte-identical (same Identifier and
  *    authenticator), so the server's duplicate detection (RFC 2865 §3, Identifier) drops
  *    it. Back-off doubles from retransmitMs up to maxRetransmitMs.
@@ -68,6 +68,8 @@ class Endpoint {
   nextId: number;
   deadUntil: number;
   lastResponseAt: number;
+  /** Send time of the latest packet this server answered. */
+  lastAnsweredSentAt: number;
 
   constructor(index: number, server: RadiusServerAddress) {
     this.index = index;
@@ -80,6 +82,7 @@ class Endpoint {
     this.nextId = Math.floor(Math.random() * 256);
     this.deadUntil = 0;
     this.lastResponseAt = 0;
+    this.lastAnsweredSentAt = 0;
   }
 
   allocId(p: InFlight): number {
@@ -257,8 +260,11 @@ export class Emitter {
   /** @internal interval entry point */
   tick(): void {
     const now = this.now();
+    let unsettled = 0;
     for (const p of this.window) {
-      if (p.settled || p.parking) continue;
+      if (p.settled) continue;
+      unsettled++;
+      if (p.parking) continue;
       if (p.parkReason !== null) {
         this.park(p, p.parkReason);
         continue;
@@ -268,8 +274,8 @@ export class Emitter {
     for (const ep of this.endpoints) this.metrics.serverUp.set({ server: ep.label }, ep.deadUntil <= now ? 1 : 0);
     this.metrics.inFlight.set(this.window.length);
     this.metrics.lagSeconds.set(this.lag(now));
-    if (!this.stopping && !this.reading && this.window.length < this.opts.window && (this.lastReadFull || now - this.lastPollAt >= this.opts.pollMs)) {
-      void this.fill(now);
+    if (!this.stopping && !this.reading && unsettled < this.opts.window && this.window.length < this.capacity() && (this.lastReadFull || now - this.lastPollAt >= this.opts.pollMs)) {
+      void this.fill(now, Math.min(this.opts.window - unsettled, this.capacity() - this.window.length));
     }
   }
 
@@ -278,10 +284,15 @@ export class Emitter {
     return 0;
   }
 
-  private async fill(now: number): Promise<void> {
+  /** Settled records wait in the window until the records before them settle (the cursor
+   *  only moves over a settled prefix); this bounds how many may wait behind a slow one. */
+  private capacity(): number {
+    return this.opts.window * 64;
+  }
+
+  private async fill(now: number, room: number): Promise<void> {
     this.reading = true;
     this.lastPollAt = now;
-    const room = this.opts.window - this.window.length;
     try {
       const items = await this.reader.read(room);
       this.lastReadFull = items.length === room;
@@ -360,8 +371,12 @@ export class Emitter {
 
   private onTimeout(p: InFlight, now: number): void {
     const ep = p.endpoint;
-    // Attempts during an outage (nobody answers anything) do not count towards parking.
-    if (p.sentAt > 0 && this.endpoints.some((e) => e.lastResponseAt > p.sentAt)) p.ignored++;
+    // Sends during an outage (nobody answers anything) do not count towards parking: only a
+    // send ignored while a server answered a packet sent after it does. When the
+    // window is full of settled records waiting behind this one, no more answers can come:
+    // then the server's answers since this record's first send count.
+    const answeredSince = (t: number): boolean => this.endpoints.some((e) => e.lastAnsweredSentAt > t);
+    if (p.sentAt > 0 && (answeredSince(p.sentAt) || (this.window.length >= this.capacity() && answeredSince(p.firstSentAt)))) p.ignored++;
     if (ep === null) {
       this.sendNew(p, this.pickServer(null));
       return;
@@ -421,6 +436,7 @@ export class Emitter {
     }
     const now = this.now();
     ep.lastResponseAt = now;
+    if (p.sentAt > ep.lastAnsweredSentAt) ep.lastAnsweredSentAt = p.sentAt;
     ep.deadUntil = 0;
     this.metrics.responseSeconds.observe({ server: ep.label }, (now - p.firstSentAt) / 1000);
     this.metrics.acknowledged.inc({ status: p.status ?? 'unknown' });
