@@ -50,6 +50,21 @@ function topVia(raw: string): { transport: string; port: number } {
   return { transport: 'UDP', port: 5060 };
 }
 
+/** Call-ID of the raw message (full or compact form), read loosely; null when absent. */
+function callIdOf(raw: string): string | null {
+  const m = /^(?:call-id|i)[ \t]*:[ \t]*(\S+)/im.exec(raw.slice(0, raw.indexOf('\r\n\r\n') >>> 0));
+  return m ? m[1]! : null;
+}
+
+/**
+ * Several fixtures share the sent-by port (5060 when none is given), so an answer to an earlier
+ * message that finishes late (a DNS failure, a timeout) could land while a later one is probed:
+ * only answers carrying the probed message's own Call-ID count (all of them when it has none).
+ */
+function belongsTo(callId: string | null, text: string): boolean {
+  return callId === null || callIdOf(text) === callId;
+}
+
 function toAnswer(text: string, transport: string): ProbeAnswer {
   const m = new SipText(text);
   const headers: Record<string, string[]> = {};
@@ -86,44 +101,88 @@ async function tcpCollector(port: number): Promise<{ server: Server; texts: stri
   return ok ? { server, texts, sockets } : null;
 }
 
+type TcpCollector = NonNullable<Awaited<ReturnType<typeof tcpCollector>>>;
+
+/**
+ * One TCP listener per sent-by port for the whole run: the proxy reuses its TCP connection to
+ * a peer (RFC 3261 §18.2.2), so a listener torn down between fixtures would race with it.
+ */
+const tcpCollectors = new Map<number, TcpCollector | null>();
+
+async function collectorFor(port: number): Promise<TcpCollector | null> {
+  if (!tcpCollectors.has(port)) tcpCollectors.set(port, await tcpCollector(port));
+  return tcpCollectors.get(port) ?? null;
+}
+
+async function closeCollectors(): Promise<void> {
+  for (const tcp of tcpCollectors.values()) {
+    if (!tcp) continue;
+    for (const s of tcp.sockets) s.destroy();
+    await new Promise((r) => tcp.server.close(r));
+  }
+}
+
 async function probeOne(file: string, host: string, port: number, waitMs: number): Promise<ProbeAnswer[]> {
   const data = readFileSync(file);
   const via = topVia(data.toString('latin1'));
   // The proxy's own port cannot be ours: fall back to an ephemeral one then.
   const localPort = via.port === port ? 0 : via.port;
   const ep = await UdpEndpoint.open('127.0.0.1', localPort).catch(() => UdpEndpoint.open('127.0.0.1', 0));
-  const tcp = localPort !== 0 ? await tcpCollector(localPort) : null;
+  const tcp = localPort !== 0 ? await collectorFor(localPort) : null;
+  const tcpStart = tcp ? tcp.texts.length : 0;
   try {
     await ep.send(data, host, port);
     const got = await ep.collect(waitMs);
+    const callId = callIdOf(data.toString('latin1'));
     return [
-      ...got.map((d) => toAnswer(d.data.toString('latin1'), 'UDP')),
-      ...(tcp?.texts ?? []).map((t) => toAnswer(t, 'TCP')),
+      ...got.map((d) => d.data.toString('latin1')).filter((t) => belongsTo(callId, t)).map((t) => toAnswer(t, 'UDP')),
+      ...(tcp ? tcp.texts.slice(tcpStart) : []).filter((t) => belongsTo(callId, t)).map((t) => toAnswer(t, 'TCP')),
     ];
   } finally {
     await ep.close();
-    if (tcp) {
-      for (const s of tcp.sockets) s.destroy();
-      await new Promise((r) => tcp.server.close(r));
-    }
   }
 }
 
+/**
+ * RFC 3261 §17.2.3 server transaction key of a raw request, read loosely: top Via branch and
+ * sent-by, and the CSeq method. Null for responses or when no branch is present.
+ */
+function transactionKey(raw: string): string | null {
+  if (raw.startsWith('SIP/')) return null;
+  const head = raw.slice(0, raw.indexOf('\r\n\r\n') >>> 0);
+  const via = /^(?:via|v)[ \t]*:[ \t]*SIP[ \t]*\/[ \t]*2\.0[ \t]*\/[ \t]*\w+[ \t]+([^;,\r\n]+)[^\r\n]*?branch=([^;,\s]+)/im.exec(head);
+  const cseq = /^cseq[ \t]*:[ \t]*\d+[ \t]+(\S+)/im.exec(head);
+  return via ? `${via[2]}|${via[1]!.trim()}|${cseq?.[1] ?? ''}` : null;
+}
+
 async function main(): Promise<void> {
-  const [host, portText, dir, waitText, ...names] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const waitArg = args.find((a) => a.startsWith('--transaction-wait='));
+  const transactionWait = waitArg ? Number(waitArg.slice('--transaction-wait='.length)) : 0;
+  const [host, portText, dir, waitText, ...names] = args.filter((a) => !a.startsWith('--'));
   if (!host || !portText || !dir || !waitText) {
     process.stderr.write('usage: torture-probe HOST PORT FIXTURE_DIR WAIT_MS NAME...\n');
     process.exit(2);
   }
   const port = Number(portText);
   const result: ProbeResult = { answers: {}, optionsAfter: null, errors: {} };
+  const keysSent = new Set<string>();
   for (const name of names) {
+    // A message repeating an earlier one's transaction key would be absorbed as its
+    // retransmission (§17.2.3): wait until that transaction has ended (Timer J).
+    const key = transactionKey(readFileSync(join(dir, `${name}.dat`), 'latin1'));
+    if (key !== null && keysSent.has(key) && transactionWait > 0) {
+      await new Promise((r) => setTimeout(r, transactionWait));
+      keysSent.clear();
+    }
+    if (key !== null) keysSent.add(key);
     try {
       result.answers[name] = await probeOne(join(dir, `${name}.dat`), host, port, Number(waitText));
     } catch (err) {
       result.errors[name] = (err as Error).message;
     }
   }
+  await closeCollectors();
   const pong = await sipPing(host, port, 'udp', 2000);
   result.optionsAfter = pong?.status ?? null;
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);

@@ -41,6 +41,8 @@ function describeAnswers(a: readonly ProbeAnswer[]): string {
   return a.length === 0 ? 'no answer' : a.map((x) => x.startLine).join(' | ');
 }
 
+const TORTURE_T1 = 20;
+
 const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as { messages: Record<string, Expectation> };
 const names = Object.keys(expected.messages).filter((n) => existsSync(join(FIXTURES, `${n}.dat`)));
 
@@ -52,8 +54,15 @@ describe('proxy: RFC 4475 torture messages over UDP', () => {
 
   before(async () => {
     lab = await createBackend('proxy-torture');
-    proxy = await lab.startProxy({ isolated: true });
-    const run = await proxy.runInNetwork(PROBE, [proxy.host, String(proxy.port), FIXTURES, String(WAIT_MS), ...names], 120_000);
+    // A small T1 keeps Timer J (64*T1) short: RFC 4475 reuses a transaction key (unkscm and
+    // novelsc share branch, sent-by and method), and the probe waits the earlier transaction out
+    // so the later message is processed as the new request it is, not absorbed as a retransmission.
+    proxy = await lab.startProxy({ isolated: true, timers: { t1: TORTURE_T1 } });
+    const run = await proxy.runInNetwork(
+      PROBE,
+      [proxy.host, String(proxy.port), FIXTURES, String(WAIT_MS), `--transaction-wait=${64 * TORTURE_T1 + 200}`, ...names],
+      180_000,
+    );
     const line = run.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     assert.ok(line, `torture probe failed (exit ${run.code}): ${run.stderr}${run.stdout}`);
     result = JSON.parse(line.slice('RESULT '.length)) as ProbeResult;

@@ -240,6 +240,16 @@ export class TransportLayer {
       if (t !== undefined && t.protocol === protocol && ipFamily(t.local.address) === ipFamily(address)) transport = t;
     }
     if (transport === null) transport = this.select({ protocol, address, port });
+    if (transport === null && source !== undefined && source !== null) {
+      // The Via names a transport we do not run (e.g. "SIP/2.0/TLS" on a request that arrived
+      // over UDP, RFC 4475 bext01): answer over the transport the request used, to its received
+      // address and sent-by (or rport) port, rather than leave the sender without an answer.
+      const t = this.byLocal.get(localKey(source.local));
+      if (t !== undefined && ipFamily(t.local.address) === ipFamily(address)) {
+        const fallbackPort = typeof rport === 'number' ? rport : (via.port ?? defaultPort(t.protocol));
+        return { transport: t, address, port: fallbackPort, connectionId: source.connectionId };
+      }
+    }
     if (transport === null) {
       this.log.warn({ callId: callIdOf(res), protocol, address }, 'no transport for response; dropped');
       return null;
