@@ -2,6 +2,25 @@ import { canonicalHeaderName } from './header-name.js';
 import { splitCommas } from './chars.js';
 
 /**
+ * Headers whose parsed values messages cache. Each has its own mutation counter, so changing
+ * Max-Forwards or adding a Via does not throw away the parsed From, To, CSeq and Call-ID.
+ */
+export const HEADER_KIND: Readonly<Record<string, number>> = Object.freeze({
+  'call-id': 0,
+  cseq: 1,
+  from: 2,
+  to: 3,
+  via: 4,
+  'max-forwards': 5,
+  'content-length': 6,
+  contact: 7,
+  route: 8,
+  'record-route': 9,
+  expires: 10,
+});
+export const HEADER_KIND_COUNT = 11;
+
+/**
  * The ordered header lines of a message (RFC 3261 §7.3).
  *
  * Every line keeps, next to its canonical name and unfolded value, the exact text it was
@@ -18,12 +37,22 @@ export class HeaderList {
   /** @internal received text of the line incl. its terminator, or null when (re)written */
   readonly raws: (string | null)[];
   private _version: number;
+  /** @internal per-kind mutation counters, indexed by HEADER_KIND */
+  readonly _kv: number[];
 
   constructor() {
     this.lnames = [];
     this.vals = [];
     this.raws = [];
     this._version = 0;
+    this._kv = new Array<number>(HEADER_KIND_COUNT).fill(0);
+  }
+
+  /** @internal records a mutation of the lines named `lname` */
+  private bump(lname: string): void {
+    this._version++;
+    const k = HEADER_KIND[lname];
+    if (k !== undefined) this._kv[k]!++;
   }
 
   /** Builds a list from `[name, value]` pairs (any spelling, compact forms allowed). */
@@ -105,14 +134,15 @@ export class HeaderList {
     this.vals[first] = value;
     this.raws[first] = null;
     for (let i = this.lnames.length - 1; i > first; i--) if (this.lnames[i] === lname) this.removeAt(i);
-    this._version++;
+    this.bump(lname);
   }
 
   append(name: string, value: string): void {
-    this.lnames.push(canonicalHeaderName(name));
+    const lname = canonicalHeaderName(name);
+    this.lnames.push(lname);
     this.vals.push(value);
     this.raws.push(null);
-    this._version++;
+    this.bump(lname);
   }
 
   /** Inserts before the first line of the same name, or at the top (Via, Record-Route). */
@@ -125,10 +155,11 @@ export class HeaderList {
   /** Inserts at position `index` (0 = top); for callers that need an exact place. */
   insertAt(index: number, name: string, value: string): void {
     const i = Math.max(0, Math.min(index, this.lnames.length));
-    this.lnames.splice(i, 0, canonicalHeaderName(name));
+    const lname = canonicalHeaderName(name);
+    this.lnames.splice(i, 0, lname);
     this.vals.splice(i, 0, value);
     this.raws.splice(i, 0, null);
-    this._version++;
+    this.bump(lname);
   }
 
   /** Removes all lines of `name`. */
@@ -141,7 +172,7 @@ export class HeaderList {
         changed = true;
       }
     }
-    if (changed) this._version++;
+    if (changed) this.bump(lname);
   }
 
   /**
@@ -160,7 +191,7 @@ export class HeaderList {
       this.vals[i] = parts.slice(1).join(', ');
       this.raws[i] = null;
     }
-    this._version++;
+    this.bump(lname);
     return first;
   }
 
@@ -180,7 +211,7 @@ export class HeaderList {
     parts[0] = value;
     this.vals[i] = parts.length === 1 ? value : parts.join(', ');
     this.raws[i] = null;
-    this._version++;
+    this.bump(lname);
   }
 
   private removeAt(i: number): void {
@@ -197,6 +228,7 @@ export class HeaderList {
       h.vals.push(this.vals[i]);
       h.raws.push(this.raws[i]);
     }
+    for (let k = 0; k < HEADER_KIND_COUNT; k++) h._kv[k] = this._kv[k]!;
     return h;
   }
 

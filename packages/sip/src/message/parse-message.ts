@@ -316,7 +316,7 @@ function validate(msg: SipMessage, method: string | null): SipParseError | null 
   const h = msg.headers;
   const ln = h.lnames;
   const vals = h.vals;
-  msg._cv = h.version;
+  msg._bindCaches();
   let from = -1, to = -1, callId = -1, cseq = -1, mf = -1, cl = -1, expires = -1;
   let hasContact = false, hasRoute = false, hasRecordRoute = false;
   const vias: Via[] = [];
@@ -368,6 +368,7 @@ function validate(msg: SipMessage, method: string | null): SipParseError | null 
   }
   if (vias.length === 0) return sipError('SIP_ERR_MISSING_HEADER', 'Via');
   msg._vias = vias;
+  msg._cached(4);
   // A branch that is only the magic cookie carries no transaction id; RFC 4475 §3.2.1
   // (badbranch) allows a stateless 400, which the transaction layer can send since the
   // rest of the Via is sound.
@@ -376,49 +377,74 @@ function validate(msg: SipMessage, method: string | null): SipParseError | null 
   const f = parseFromTo(vals[from], 'from');
   if ('status' in f) return f;
   msg._from = f;
+  msg._cached(2);
   if (to < 0) return sipError('SIP_ERR_MISSING_HEADER', 'To');
   const t = parseFromTo(vals[to], 'to');
   if ('status' in t) return t;
   msg._to = t;
+  msg._cached(3);
   if (callId < 0) return sipError('SIP_ERR_MISSING_HEADER', 'Call-ID');
   const id = checkCallId(vals[callId]);
   if (typeof id !== 'string') return id;
   msg._callId = id;
+  msg._cached(0);
   if (cseq < 0) return sipError('SIP_ERR_MISSING_HEADER', 'CSeq');
   const cs = CSeq.parse(vals[cseq]);
   if ('status' in cs) return cs;
   msg._cseq = cs;
+  msg._cached(1);
   // RFC 3261 §8.1.1.5 / RFC 4475 §3.1.2.17-18: CSeq method equals the request method.
   if (method !== null && cs.method !== method) return sipError('SIP_ERR_CSEQ_METHOD');
   if (mf >= 0) {
     const v = parseMaxForwards(vals[mf]);
     if (typeof v !== 'number') return v;
     msg._maxForwards = v;
-  } else msg._maxForwards = null;
+    msg._cached(5);
+  } else {
+    msg._maxForwards = null;
+    msg._cached(5);
+  }
   if (cl >= 0) {
     const v = parseContentLength(vals[cl]);
     if (typeof v !== 'number') return v;
     msg._contentLength = v;
-  } else msg._contentLength = null;
+    msg._cached(6);
+  } else {
+    msg._contentLength = null;
+    msg._cached(6);
+  }
   if (hasContact) {
     const c = readContacts(h);
     if ('status' in c) return c;
     msg._contacts = c;
+    msg._cached(7);
   }
   if (hasRoute) {
     const r = readRouteSet(h, 'route');
     if ('status' in r) return r;
     msg._routes = r;
-  } else msg._routes = [];
+    msg._cached(8);
+  } else {
+    msg._routes = [];
+    msg._cached(8);
+  }
   if (hasRecordRoute) {
     const r = readRouteSet(h, 'record-route');
     if ('status' in r) return r;
     msg._recordRoutes = r;
-  } else msg._recordRoutes = [];
+    msg._cached(9);
+  } else {
+    msg._recordRoutes = [];
+    msg._cached(9);
+  }
   if (expires >= 0) {
     const v = parseExpires(vals[expires]);
     if (typeof v !== 'number') return v;
     msg._expires = v;
-  } else msg._expires = null;
+    msg._cached(10);
+  } else {
+    msg._expires = null;
+    msg._cached(10);
+  }
   return null;
 }

@@ -1,6 +1,6 @@
 import { CSeq } from './cseq.js';
 import { frozenError, sipError, SipMessageError, type SipParseError } from './errors.js';
-import { HeaderList } from './header-list.js';
+import { HeaderList, HEADER_KIND_COUNT } from './header-list.js';
 import { formatHeaderName } from './header-name.js';
 import { NameAddr, parseContacts } from './name-addr.js';
 import { parseUint, splitCommas, CHAR, C_WORD } from './chars.js';
@@ -31,8 +31,8 @@ export abstract class SipMessage {
   _rawStart: string | null;
   /** @internal received empty line ending the header section */
   _rawEnd: string;
-  /** @internal headers.version the caches below belong to */
-  _cv: number;
+  /** @internal per-kind header versions the caches below were parsed at (HEADER_KIND) */
+  _fv: number[];
   /** @internal the HeaderList the caches belong to (headers may be replaced wholesale) */
   _ch: HeaderList;
   /** @internal */ _callId: string | null;
@@ -52,7 +52,7 @@ export abstract class SipMessage {
     this.body = body ?? EMPTY_BODY;
     this._rawStart = null;
     this._rawEnd = '\r\n';
-    this._cv = this.headers.version;
+    this._fv = new Array<number>(HEADER_KIND_COUNT).fill(-1);
     this._ch = this.headers;
     this._callId = null;
     this._cseq = null;
@@ -67,53 +67,67 @@ export abstract class SipMessage {
     this._expires = undefined;
   }
 
-  /** @internal drops caches made for an older header version */
-  _sync(): void {
-    if (this._cv === this.headers.version && this._ch === this.headers) return;
-    this._cv = this.headers.version;
-    this._ch = this.headers;
-    this._callId = null;
-    this._cseq = null;
-    this._from = null;
-    this._to = null;
-    this._vias = null;
-    this._maxForwards = undefined;
-    this._contentLength = undefined;
-    this._contacts = null;
-    this._routes = null;
-    this._recordRoutes = null;
-    this._expires = undefined;
+  /**
+   * @internal true when the cache of header kind `k` was parsed from the current lines; a
+   * replaced HeaderList invalidates every cache.
+   */
+  _fresh(k: number): boolean {
+    this._bindCaches();
+    return this._fv[k] === this.headers._kv[k];
+  }
+
+  /** @internal caches belong to one HeaderList; assigning a new one invalidates them all */
+  _bindCaches(): void {
+    if (this._ch !== this.headers) {
+      this._ch = this.headers;
+      this._fv.fill(-1);
+    }
+  }
+
+  /** @internal marks the cache of kind `k` as parsed from the current lines */
+  _cached(k: number): void {
+    this._fv[k] = this.headers._kv[k]!;
   }
 
   get callId(): string {
-    this._sync();
-    if (this._callId === null) this._callId = unwrap(readCallId(this.headers));
-    return this._callId;
+    if (!this._fresh(0)) {
+      this._callId = unwrap(readCallId(this.headers));
+      this._cached(0);
+    }
+    return this._callId!;
   }
 
   get cseq(): CSeq {
-    this._sync();
-    if (this._cseq === null) this._cseq = unwrap(readCSeq(this.headers));
-    return this._cseq;
+    if (!this._fresh(1)) {
+      this._cseq = unwrap(readCSeq(this.headers));
+      this._cached(1);
+    }
+    return this._cseq!;
   }
 
   get from(): NameAddr {
-    this._sync();
-    if (this._from === null) this._from = unwrap(readNameAddr(this.headers, 'from'));
-    return this._from;
+    if (!this._fresh(2)) {
+      this._from = unwrap(readNameAddr(this.headers, 'from'));
+      this._cached(2);
+    }
+    return this._from!;
   }
 
   get to(): NameAddr {
-    this._sync();
-    if (this._to === null) this._to = unwrap(readNameAddr(this.headers, 'to'));
-    return this._to;
+    if (!this._fresh(3)) {
+      this._to = unwrap(readNameAddr(this.headers, 'to'));
+      this._cached(3);
+    }
+    return this._to!;
   }
 
   /** All Via values in order (over lines and commas). */
   get vias(): Via[] {
-    this._sync();
-    if (this._vias === null) this._vias = unwrap(readVias(this.headers));
-    return this._vias;
+    if (!this._fresh(4)) {
+      this._vias = unwrap(readVias(this.headers));
+      this._cached(4);
+    }
+    return this._vias!;
   }
 
   get topVia(): Via {
@@ -124,37 +138,47 @@ export abstract class SipMessage {
 
   /** null when absent (a proxy then adds 70, RFC 3261 §16.6 step 3). */
   get maxForwards(): number | null {
-    this._sync();
-    if (this._maxForwards === undefined) this._maxForwards = unwrap(readMaxForwards(this.headers));
-    return this._maxForwards;
+    if (!this._fresh(5)) {
+      this._maxForwards = unwrap(readMaxForwards(this.headers));
+      this._cached(5);
+    }
+    return this._maxForwards as number | null;
   }
 
   /** The Content-Length header's value (null when absent); the body length is `body.length`. */
   get contentLength(): number | null {
-    this._sync();
-    if (this._contentLength === undefined) this._contentLength = unwrap(readContentLength(this.headers));
-    return this._contentLength;
+    if (!this._fresh(6)) {
+      this._contentLength = unwrap(readContentLength(this.headers));
+      this._cached(6);
+    }
+    return this._contentLength as number | null;
   }
 
   /** Contact values; `{ star: false, contacts: [] }` when there is none. */
   get contacts(): Contacts {
-    this._sync();
-    if (this._contacts === null) this._contacts = unwrap(readContacts(this.headers));
-    return this._contacts;
+    if (!this._fresh(7)) {
+      this._contacts = unwrap(readContacts(this.headers));
+      this._cached(7);
+    }
+    return this._contacts!;
   }
 
   /** Route values in order (RFC 3261 §20.34). */
   get routes(): NameAddr[] {
-    this._sync();
-    if (this._routes === null) this._routes = unwrap(readRouteSet(this.headers, 'route'));
-    return this._routes;
+    if (!this._fresh(8)) {
+      this._routes = unwrap(readRouteSet(this.headers, 'route'));
+      this._cached(8);
+    }
+    return this._routes!;
   }
 
   /** Record-Route values in order (RFC 3261 §20.30). */
   get recordRoutes(): NameAddr[] {
-    this._sync();
-    if (this._recordRoutes === null) this._recordRoutes = unwrap(readRouteSet(this.headers, 'record-route'));
-    return this._recordRoutes;
+    if (!this._fresh(9)) {
+      this._recordRoutes = unwrap(readRouteSet(this.headers, 'record-route'));
+      this._cached(9);
+    }
+    return this._recordRoutes!;
   }
 
   /**
@@ -162,9 +186,11 @@ export abstract class SipMessage {
    * and count as 3600 (RFC 3261 §20.19, RFC 4475 §3.1.2.4).
    */
   get expires(): number | null {
-    this._sync();
-    if (this._expires === undefined) this._expires = unwrap(readExpires(this.headers));
-    return this._expires;
+    if (!this._fresh(10)) {
+      this._expires = unwrap(readExpires(this.headers));
+      this._cached(10);
+    }
+    return this._expires as number | null;
   }
 
   /** @internal start line incl. CRLF */
@@ -206,7 +232,21 @@ export abstract class SipMessage {
     c.body = this.body;
     c._rawStart = this._rawStart;
     c._rawEnd = this._rawEnd;
-    c._cv = -1;
+    // The copy's lines are the same text: it shares the parsed values (read-only views) and
+    // their versions instead of parsing again.
+    c._ch = c.headers;
+    for (let k = 0; k < HEADER_KIND_COUNT; k++) c._fv[k] = this._ch === this.headers ? this._fv[k]! : -1;
+    c._callId = this._callId;
+    c._cseq = this._cseq;
+    c._from = this._from;
+    c._to = this._to;
+    c._vias = this._vias;
+    c._maxForwards = this._maxForwards;
+    c._contentLength = this._contentLength;
+    c._contacts = this._contacts;
+    c._routes = this._routes;
+    c._recordRoutes = this._recordRoutes;
+    c._expires = this._expires;
   }
 
   abstract clone(): this;
