@@ -27,6 +27,8 @@ export interface ProxyOptions {
   registrar?: { minExpires?: number; maxExpires?: number; defaultExpires?: number };
   /** The proxy's maximum message size (513 above it). */
   maxMessageSize?: number;
+  /** Our proxy only: write call records to this journal (accounting.journal). */
+  accountingJournal?: string;
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
   /**
    * Run the proxy in a network of its own with only loopback (a fresh network namespace, or

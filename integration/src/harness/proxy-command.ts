@@ -48,6 +48,7 @@ export function proxyLaunch(input: ProxyLaunchInput): ProxyLaunch {
       registrar: { ...opts.registrar },
       admin: { listen: `${host}:${input.adminPort}` },
       ...(opts.maxMessageSize !== undefined ? { maxMessageSize: opts.maxMessageSize } : {}),
+      ...(opts.accountingJournal !== undefined ? { accounting: { journal: opts.accountingJournal } } : {}),
     };
     const file = `${input.dir}/proxy.yaml`;
     return {

@@ -15,6 +15,12 @@ export interface UdpTransportOptions {
  * SIP over UDP (RFC 3261 §18): one datagram is one message. IPv6 sockets are bound
  * v6-only so every source address is reported in its own family.
  */
+/** dgram lookup for IP literals only (send() checks net.isIP before calling the socket). */
+function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  void family;
+  callback(null, address, net.isIPv6(address) ? 6 : 4);
+}
+
 export class UdpTransport implements Transport {
   readonly protocol = 'UDP' as const;
   readonly reliable = false;
@@ -53,6 +59,10 @@ export class UdpTransport implements Transport {
     const socket = dgram.createSocket({
       type: family === 6 ? 'udp6' : 'udp4',
       ipv6Only: family === 6,
+      // We only ever send to IP literals (names are resolved above the transport): answer the
+      // socket's lookup synchronously instead of through dns.lookup's process.nextTick, which
+      // cost a deferred callback and a closure per datagram on the send path.
+      lookup: literalLookup,
       recvBufferSize: opts.recvBufferSize,
       sendBufferSize: opts.sendBufferSize,
     });

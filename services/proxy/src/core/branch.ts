@@ -22,25 +22,24 @@ const HASH_LEN = 16;
 let counter = 0;
 const instance = randomBytes(3).toString('hex');
 
-/** Hash over the loop-invariant parts of `req` as received; `viaBelow` = the Via under ours. */
+/**
+ * Hash over the loop-invariant parts of `req` as received; `viaBelow` = the Via under ours.
+ * Loop detection needs equality, not secrecy: two 32-bit FNV-1a lanes with different offsets
+ * (64 bits) over the joined fields, computed without allocating a crypto object per request.
+ */
 export function loopHash(req: SipRequest, requestUriAsReceived: string, viaBelow: string): string {
-  const h = createHash('md5');
-  h.update(req.to.tag ?? '');
-  h.update('\0');
-  h.update(req.from.tag ?? '');
-  h.update('\0');
-  h.update(req.callId);
-  h.update('\0');
-  h.update(requestUriAsReceived);
-  h.update('\0');
-  h.update(viaBelow);
-  h.update('\0');
-  h.update(String(req.cseq.seq));
-  h.update('\0');
-  h.update(req.headers.get('proxy-require') ?? '');
-  h.update('\0');
-  h.update(req.headers.get('proxy-authorization') ?? '');
-  return h.digest('hex').slice(0, HASH_LEN);
+  const s =
+    (req.to.tag ?? '') + '\0' + (req.from.tag ?? '') + '\0' + req.callId + '\0' + requestUriAsReceived + '\0' +
+    viaBelow + '\0' + req.cseq.seq + '\0' + (req.headers.get('proxy-require') ?? '') + '\0' +
+    (req.headers.get('proxy-authorization') ?? '');
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
+  }
+  return ((a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0')).slice(0, HASH_LEN);
 }
 
 export function statefulBranch(hash: string): string {
