@@ -1,0 +1,1 @@
+export { name, init, type AliasSettings } from './aliases-module.js';

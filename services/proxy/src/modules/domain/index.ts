@@ -1,0 +1,1 @@
+export { name, init, DomainModule, type DomainSettings } from './domain-module.js';

@@ -1,0 +1,158 @@
+/**
+ * The book's chapter-5 configuration (openser.cfg with MySQL: auth_db, usrloc db_mode,
+ * alias_db, domain) as route functions. Read it next to the book's route block:
+ *
+ *   route {
+ *     mf_process_maxfwd_header / msg:len            -> enforced by the core (RFC 3261 §16.3)
+ *     if (!method=="REGISTER") record_route();
+ *     if (loose_route()) { route(1); }              -> in-dialog requests are not challenged
+ *     if (!uri==myself) {                           -> "outbound": only local users, authenticated,
+ *        if (!is_from_local()) { sl_send_reply("403", "Relaying Denied"); exit; }    (no open relay)
+ *        route(2); route(1);
+ *     }
+ *     if (method=="REGISTER") {
+ *        if (!www_authorize("", "subscriber")) { www_challenge("", "0"); exit; }
+ *        if (!check_to()) { sl_send_reply("403", "Forbidden, use To=ID"); exit; }
+ *        consume_credentials(); save("location"); exit;
+ *     }
+ *     if (is_from_local()) route(2);                -> calls from our users are authenticated
+ *     if (lookup("aliases") && !uri==myself) { route(1); }    -> "outbound alias"
+ *     if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
+ *     route(1);
+ *   }
+ *   route[1] { setflag(acc); t_relay() or sl_reply_error() }
+ *   route[2] {                                      -> caller authentication
+ *     if (!proxy_authorize("", "subscriber")) { proxy_challenge("", "0"); exit; }
+ *     if (!check_from()) { sl_send_reply("403", "Forbidden, use From=ID"); exit; }
+ *     consume_credentials();
+ *   }
+ *
+ * Calls from other domains to our users are not challenged (we cannot know their passwords);
+ * ACK and CANCEL never are (RFC 3261 §22.1: they cannot be resubmitted with credentials).
+ */
+import { SipUri } from '@voip/sip';
+import type { ProxyRouter } from '../core/proxy-core.js';
+import type { RequestContext } from '../core/route-context.js';
+import { CH5_REPLIES, type Ch5Modules } from './ch5-modules-api.js';
+
+const OPTIONS_ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, MESSAGE, SUBSCRIBE, NOTIFY, PRACK, PUBLISH, REFER, UPDATE';
+
+export async function ch5RequestRoute(ctx: RequestContext, m: Ch5Modules): Promise<void> {
+  if (keepalive(ctx)) return;
+
+  if (ctx.method !== 'REGISTER') m.rr.recordRoute(ctx);
+
+  if (m.rr.looseRoute(ctx)) {
+    ctx.hint('rr-enforced');
+    relay(ctx, m);
+    return;
+  }
+
+  if (!ctx.uriIsMyself()) {
+    if (!neverChallenged(ctx)) {
+      if (!m.domain.isFromLocal(ctx)) {
+        reply(ctx, CH5_REPLIES.SIP_ERR_RELAY_FORBIDDEN);
+        return;
+      }
+      if (!(await authenticateCaller(ctx, m))) return;
+    }
+    ctx.hint('outbound');
+    relay(ctx, m);
+    return;
+  }
+
+  if (ctx.method === 'REGISTER') {
+    await registrar(ctx, m);
+    return;
+  }
+
+  if (!neverChallenged(ctx) && m.domain.isFromLocal(ctx)) {
+    if (!(await authenticateCaller(ctx, m))) return;
+  }
+
+  if ((await m.aliases.lookup(ctx)) && !ctx.uriIsMyself()) {
+    ctx.hint('outbound alias');
+    relay(ctx, m);
+    return;
+  }
+
+  await m.usrloc.sync(ctx);
+  if (!m.registrar.lookup(ctx)) {
+    ctx.reply(404, 'Not Found');
+    return;
+  }
+  ctx.hint('usrloc applied');
+  relay(ctx, m);
+}
+
+/** REGISTER for one of our domains: digest (401), check_to (403), then save("location"). */
+async function registrar(ctx: RequestContext, m: Ch5Modules): Promise<void> {
+  const auth = await m.auth.wwwAuthorize(ctx);
+  if (!auth.authorized) {
+    m.auth.challenge(ctx, auth);
+    return;
+  }
+  if (!m.auth.checkTo(ctx, auth)) {
+    reply(ctx, CH5_REPLIES.SIP_ERR_FORBIDDEN_TO);
+    return;
+  }
+  m.auth.consumeCredentials(ctx, auth);
+  await m.usrloc.sync(ctx);
+  m.registrar.save(ctx);
+}
+
+/** route[2]: the caller is one of our users; prove it (407), and that From is really them (403). */
+async function authenticateCaller(ctx: RequestContext, m: Ch5Modules): Promise<boolean> {
+  const auth = await m.auth.proxyAuthorize(ctx);
+  if (!auth.authorized) {
+    m.auth.challenge(ctx, auth);
+    return false;
+  }
+  if (!m.auth.checkFrom(ctx, auth)) {
+    reply(ctx, CH5_REPLIES.SIP_ERR_FORBIDDEN_FROM);
+    return false;
+  }
+  // RFC 3261 §22.3: the proxy that checked the credentials removes them before forwarding.
+  m.auth.consumeCredentials(ctx, auth);
+  return true;
+}
+
+/** RFC 3261 §22.1: ACK and CANCEL cannot be challenged. */
+function neverChallenged(ctx: RequestContext): boolean {
+  return ctx.method === 'ACK' || ctx.method === 'CANCEL';
+}
+
+/** OPTIONS addressed to the proxy itself (no user part) is answered 200, like Kamailio's keepalive. */
+function keepalive(ctx: RequestContext): boolean {
+  if (ctx.method !== 'OPTIONS' || !ctx.uriIsMyself()) return false;
+  const uri = ctx.request.uri;
+  if (!(uri instanceof SipUri) || uri.user !== null) return false;
+  ctx.reply(200, 'OK', [
+    ['Allow', OPTIONS_ALLOW],
+    ['Accept', 'application/sdp'],
+  ]);
+  return true;
+}
+
+function reply(ctx: RequestContext, r: { status: number; reason: string }): void {
+  ctx.reply(r.status, r.reason);
+}
+
+/**
+ * route[1]: account calls (INVITE: Start or missed call; BYE: Stop), then stateful relay
+ * (t_relay); the core answers sl_reply_error's codes on failure.
+ */
+function relay(ctx: RequestContext, m: Ch5Modules): void {
+  if (ctx.method === 'INVITE') m.acc.account(ctx, { missed: true });
+  else if (ctx.method === 'BYE') m.acc.account(ctx);
+  ctx.relay();
+}
+
+/** The router for the chapter-5 configuration (used when the proxy runs with --db). */
+export function createCh5Router(modules: Ch5Modules): ProxyRouter {
+  return {
+    requestRoute(ctx: RequestContext): Promise<void> {
+      return ch5RequestRoute(ctx, modules);
+    },
+  };
+}
