@@ -2,7 +2,7 @@
  * Composition root: builds every layer from the config and wires them (STYLE.md §3: state
  * owners are created here and injected). Used by main.ts and by tests that run a proxy in-process.
  */
-import { TimerWheel, TransactionLayer, TransportLayer, type Logger, type Transport } from '@voip/sip';
+import { TimerWheel, TransactionLayer, TransportLayer, type Logger, type Transport, type TransportHost } from '@voip/sip';
 import { JournalAccountingSink, type AccountingSink } from '@voip/acc';
 import type { FastifyInstance } from 'fastify';
 import type { ProxyConfig } from './config.js';
@@ -35,7 +35,15 @@ function splitHostPort(s: string): { host: string; port: number } {
   return { host: m[1]!, port: Number(m[2]) };
 }
 
-export async function startProxy(config: ProxyConfig, logger: Logger): Promise<RunningProxy> {
+export interface StartOptions {
+  /**
+   * Builds the transports instead of binding `config.listen` (in-process benchmarks, fakes).
+   * They deliver into `host`; the proxy attaches them to its transport layer.
+   */
+  transports?: (host: TransportHost) => Transport[];
+}
+
+export async function startProxy(config: ProxyConfig, logger: Logger, opts: StartOptions = {}): Promise<RunningProxy> {
   const wheel = new TimerWheel();
   const transport = new TransportLayer({
     maxMessageSize: config.maxMessageSize,
@@ -43,11 +51,18 @@ export async function startProxy(config: ProxyConfig, logger: Logger): Promise<R
     logger,
   });
   const transports: Transport[] = [];
-  try {
-    for (const l of config.listen) transports.push(await transport.listen({ protocol: l.protocol, address: l.address, port: l.port }));
-  } catch (err) {
-    await transport.close();
-    throw err;
+  if (opts.transports) {
+    for (const t of opts.transports(transport.host)) {
+      transport.attach(t);
+      transports.push(t);
+    }
+  } else {
+    try {
+      for (const l of config.listen) transports.push(await transport.listen({ protocol: l.protocol, address: l.address, port: l.port }));
+    } catch (err) {
+      await transport.close();
+      throw err;
+    }
   }
   // Port 0 (tests) becomes the real port: identity must know what we actually bound.
   const identity = new LocalIdentity(

@@ -84,6 +84,63 @@ export abstract class SipMessage {
     }
   }
 
+  /**
+   * Adds a new top Via (a proxy forwarding a request, RFC 3261 §16.6 step 8). The Vias already
+   * parsed stay parsed: only the new value is.
+   */
+  pushVia(value: string): void {
+    const old = this._fresh(VIA_KIND) ? this._vias : null;
+    this.headers.prepend('Via', value);
+    if (old !== null) {
+      const v = Via.parse(value);
+      if (v instanceof Via) {
+        // A new array: clones share the old one.
+        this._vias = [v, ...old];
+        this._cached(VIA_KIND);
+      }
+    }
+  }
+
+  /** Removes the top Via value (a proxy relaying a response, §16.7 step 3), keeping the rest parsed. */
+  popVia(): void {
+    const old = this._fresh(VIA_KIND) ? this._vias : null;
+    this.headers.removeFirstValue('via');
+    if (old !== null) {
+      this._vias = old.slice(1);
+      this._cached(VIA_KIND);
+    }
+  }
+
+  /**
+   * Writes back the top Via after its parameters were changed on the parsed value
+   * (received/rport, §18.2.1, RFC 3581 §4); its other values and lines are untouched.
+   */
+  replaceTopVia(via: Via): void {
+    const old = this._fresh(VIA_KIND) ? this._vias : null;
+    this.headers.replaceFirstValue('via', via.toString());
+    if (old !== null && old[0] === via) this._cached(VIA_KIND);
+  }
+
+  /**
+   * Drops every parsed value (they are parsed again on the next access). A transaction that
+   * only waits out its timers calls this: the parsed Via/URI/name-addr graphs of the messages
+   * it holds are most of their memory, and retaining them for 64*T1 dominated GC under load.
+   */
+  compact(): void {
+    this._fv.fill(-1);
+    this._callId = null;
+    this._cseq = null;
+    this._from = null;
+    this._to = null;
+    this._vias = null;
+    this._maxForwards = undefined;
+    this._contentLength = undefined;
+    this._contacts = null;
+    this._routes = null;
+    this._recordRoutes = null;
+    this._expires = undefined;
+  }
+
   /** @internal marks the cache of kind `k` as parsed from the current lines */
   _cached(k: number): void {
     this._fv[k] = this.headers._kv[k]!;
@@ -253,6 +310,8 @@ export abstract class SipMessage {
 }
 
 const EMPTY_BODY = Buffer.alloc(0);
+/** HEADER_KIND of Via. */
+const VIA_KIND = 4;
 
 /** Errors from the readers below always carry a `code` (sipError); values never do. */
 function isReadError(v: unknown): v is SipParseError {

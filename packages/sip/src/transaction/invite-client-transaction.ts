@@ -211,6 +211,9 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
     // Timer C ends with the final response.
     if (next !== 'Proceeding') wheel.cancel(this.timerC);
     this.state = next;
+    // After a final response the request is only re-sent as bytes (or not at all): its parsed
+    // header graph need not live through Timer D/K/M. The response is the TU's to use.
+    if (next === 'Completed' || next === 'Accepted') this.request.compact();
     switch (next) {
       case 'Completed':
         // §17.1.1.2: Timer D = 32 s on unreliable transports, 0 s on reliable ones.

@@ -223,6 +223,12 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
       wheel.cancel(this.timerH);
     }
     this.state = next;
+    // Completed/Accepted/Confirmed only absorb retransmissions by key and re-send bytes: the
+    // parsed messages are not needed for the 64*T1 they may linger.
+    if (next !== 'Terminated') {
+      this.request.compact();
+      this.lastResponse?.compact();
+    }
     switch (next) {
       case 'Completed':
         // §17.2.1: Timer G = T1 on unreliable transports only; Timer H = 64*T1 always.

@@ -151,6 +151,9 @@ export class NonInviteClientTransaction implements ClientTransactionInternal, Ti
       wheel.cancel(this.timerF);
     }
     this.state = next;
+    // After a final response the request is only re-sent as bytes (or not at all): its parsed
+    // header graph need not live through Timer D/K/M. The response is the TU's to use.
+    if (next === 'Completed') this.request.compact();
     if (next === 'Completed') {
       // §17.1.2.2: Timer K = T4 on unreliable transports, 0 on reliable ones.
       if (this.reliable) this.transition('Terminated');

@@ -126,6 +126,9 @@ export class NonInviteServerTransaction implements ServerTransactionInternal, Ti
     }
     this.state = next;
     if (next === 'Completed') {
+      // Completed only re-sends bytes for retransmissions: drop the parsed messages.
+      this.request.compact();
+      this.lastResponse?.compact();
       // §17.2.2: Timer J = 64*T1 on unreliable transports, 0 on reliable ones.
       if (this.reliable) this.transition('Terminated');
       else this.core.wheel.schedule(this.timerJ, this.core.timers.J);

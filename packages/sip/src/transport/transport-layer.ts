@@ -395,6 +395,5 @@ export function stampReceived(req: SipRequest, source: MessageSource): void {
   if (wantsRport) via.params.set('rport', String(source.port));
   via.params.set('received', source.address);
   // Write the top Via value back (only it loses its original spelling).
-  req.headers.removeFirstValue('via');
-  req.headers.prepend('via', via.toString());
+  req.replaceTopVia(via);
 }

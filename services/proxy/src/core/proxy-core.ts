@@ -87,7 +87,7 @@ class ResponseContext {
 
   constructor(
     readonly stx: ServerTransaction,
-    /** The request as received (after validation, before routing modifications). */
+    /** The request as received (the server transaction's; routing may have changed its R-URI/Route). */
     readonly original: SipRequest,
     forwarding: RequestContext | FailureContext,
   ) {
@@ -306,7 +306,9 @@ export class ProxyCore implements TransactionUser, ProxyActions {
       const stx = ctx.serverTransaction!;
       rc = this.contexts.get(stx.id);
       if (!rc) {
-        rc = new ResponseContext(stx, stx.request.clone(), ctx);
+        // The server transaction's request is the one received; routing changed only its R-URI
+        // and Route set, which local responses (§8.2.6: Via, From, To, Call-ID, CSeq) don't use.
+        rc = new ResponseContext(stx, stx.request, ctx);
         this.contexts.set(stx.id, rc);
       }
     } else {
@@ -371,7 +373,7 @@ export class ProxyCore implements TransactionUser, ProxyActions {
     // §16.6 step 8: our Via with a loop-detecting branch.
     const below = req.vias[0];
     const hash = loopHash(req, ctx instanceof RequestContext ? ctx.requestUriAsReceived : rc.original.uri.toString(), below ? below.toString() : '');
-    req.headers.prepend('Via', this.deps.transport.viaFor(transport, statefulBranch(hash)));
+    req.pushVia(this.deps.transport.viaFor(transport, statefulBranch(hash)));
     branch.request = req;
     branch.destination = dest;
     branch.transport = transport;
@@ -441,7 +443,7 @@ export class ProxyCore implements TransactionUser, ProxyActions {
     if (ctx.recordRouteRequested) this.addRecordRoute(req, ctx.source, transport);
     const top = req.vias[0];
     const branch = statelessBranch(top?.branch ?? `${req.callId}|${req.cseq.seq}`, `${dest.address}:${dest.port}`);
-    req.headers.prepend('Via', this.deps.transport.viaFor(transport, branch));
+    req.pushVia(this.deps.transport.viaFor(transport, branch));
     this.deps.transport.send(req.toBuffer(), dest, transport);
     this.deps.stats.requestsForwarded++;
   }
@@ -503,7 +505,7 @@ export class ProxyCore implements TransactionUser, ProxyActions {
     }
     const rc = branch.context;
     // §16.7 step 3: remove our Via.
-    res.headers.removeFirstValue('via');
+    res.popVia();
     if (res.status < 200) {
       branch.provisional = Math.max(branch.provisional, res.status);
       if (branch.cancelWanted || (rc.canceled && !branch.cancelSent)) this.cancelBranch(branch);
@@ -585,7 +587,7 @@ export class ProxyCore implements TransactionUser, ProxyActions {
 
   /** Removes our Via and sends the response to the next one (§16.7 step 3, §18.2.2). */
   private relayByVia(res: SipResponse): void {
-    res.headers.removeFirstValue('via');
+    res.popVia();
     if (res.vias.length === 0) return; // it was for a request we originated
     this.deps.transport.sendResponse(res);
   }

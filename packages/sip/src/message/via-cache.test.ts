@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseMessage } from './parse-message.js';
+import type { SipRequest } from './sip-message.js';
+import { Via } from './via.js';
+
+const RAW =
+  'INVITE sip:bob@example.com SIP/2.0\r\n' +
+  'Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-a, SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK-b\r\n' +
+  'Via: SIP/2.0/TCP 192.0.2.3;branch=z9hG4bK-c\r\n' +
+  'From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n';
+
+function parsed(): SipRequest {
+  const r = parseMessage(Buffer.from(RAW, 'latin1'));
+  assert.ok(r.ok);
+  return r.message as SipRequest;
+}
+
+const branches = (m: SipRequest): (string | null)[] => m.vias.map((v) => v.branch);
+
+test('pushVia adds the new top Via, keeps the parsed ones, and serializes it first', () => {
+  const m = parsed();
+  const before = m.vias;
+  m.pushVia('SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bK-proxy;rport');
+  assert.deepEqual(branches(m), ['z9hG4bK-proxy', 'z9hG4bK-a', 'z9hG4bK-b', 'z9hG4bK-c']);
+  assert.equal(m.vias[1], before[0], 'the received Vias were not parsed again');
+  assert.equal(before.length, 3, 'the old cached array is not mutated (clones share it)');
+  const again = parseMessage(m.toBuffer());
+  assert.ok(again.ok);
+  assert.deepEqual(branches(again.message as SipRequest), branches(m));
+});
+
+test('popVia removes one value of a multi-value line and keeps the rest in order', () => {
+  const m = parsed();
+  void m.vias;
+  m.popVia();
+  assert.deepEqual(branches(m), ['z9hG4bK-b', 'z9hG4bK-c']);
+  const again = parseMessage(m.toBuffer());
+  assert.ok(again.ok);
+  assert.deepEqual(branches(again.message as SipRequest), ['z9hG4bK-b', 'z9hG4bK-c']);
+});
+
+test('push/pop without a parsed cache still work (parsed on next access)', () => {
+  const m = parsed();
+  m.compact();
+  m.pushVia('SIP/2.0/UDP 198.51.100.1;branch=z9hG4bK-x');
+  assert.deepEqual(branches(m), ['z9hG4bK-x', 'z9hG4bK-a', 'z9hG4bK-b', 'z9hG4bK-c']);
+  m.compact();
+  m.popVia();
+  assert.deepEqual(branches(m), ['z9hG4bK-a', 'z9hG4bK-b', 'z9hG4bK-c']);
+});
+
+test('replaceTopVia writes back changed parameters and keeps the cache', () => {
+  const m = parsed();
+  const top = m.topVia;
+  top.params.set('received', '203.0.113.9');
+  m.replaceTopVia(top);
+  assert.equal(m.topVia, top);
+  assert.match(m.toBuffer().toString('latin1'), /Via: SIP\/2\.0\/UDP 192\.0\.2\.1:5060;branch=z9hG4bK-a;received=203\.0\.113\.9, SIP\/2\.0\/UDP 192\.0\.2\.2;branch=z9hG4bK-b\r\n/);
+  assert.ok(m.vias[1] instanceof Via);
+});
+
+test('a clone shares parsed values but its own mutations do not leak into the original', () => {
+  const m = parsed();
+  const c = m.clone();
+  assert.equal(c.vias[0], m.vias[0]);
+  c.pushVia('SIP/2.0/UDP 198.51.100.1;branch=z9hG4bK-clone');
+  c.headers.set('Max-Forwards', '69');
+  assert.deepEqual(branches(m), ['z9hG4bK-a', 'z9hG4bK-b', 'z9hG4bK-c']);
+  assert.equal(m.maxForwards, 70);
+  assert.equal(c.maxForwards, 69);
+  assert.equal(c.from, m.from, 'From parsed once, shared');
+});
