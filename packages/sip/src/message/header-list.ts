@@ -1,4 +1,4 @@
-import { canonicalHeaderName } from './header-name.js';
+import { canonicalHeaderName, formatHeaderName } from './header-name.js';
 import { splitCommas } from './chars.js';
 
 /**
@@ -218,6 +218,44 @@ export class HeaderList {
     this.lnames.splice(i, 1);
     this.vals.splice(i, 1);
     this.raws.splice(i, 1);
+  }
+
+  /**
+   * Every line as it serializes (received text, or `Name: value` CRLF), joined: one flat
+   * string that `fromLines` turns back into an equal list. Used to park the headers of a
+   * message that only waits out transaction timers (one string instead of arrays of slices).
+   */
+  toLines(): string {
+    let s = '';
+    for (let i = 0; i < this.lnames.length; i++) {
+      const raw = this.raws[i];
+      s += raw !== null ? raw : formatHeaderName(this.lnames[i]) + ': ' + this.vals[i] + '\r\n';
+    }
+    return s;
+  }
+
+  /** Rebuilds a list from `toLines` output; each line keeps its exact text as `raw`. */
+  static fromLines(text: string): HeaderList {
+    const h = new HeaderList();
+    let p = 0;
+    const n = text.length;
+    while (p < n) {
+      // A line ends at LF; a following line starting with SP/HT continues it (folding, §7.3.1).
+      let e = text.indexOf('\n', p);
+      if (e < 0) e = n - 1;
+      while (e + 1 < n && (text.charCodeAt(e + 1) === 0x20 || text.charCodeAt(e + 1) === 0x09)) {
+        const next = text.indexOf('\n', e + 1);
+        e = next < 0 ? n - 1 : next;
+      }
+      const raw = text.slice(p, e + 1);
+      const colon = raw.indexOf(':');
+      if (colon > 0) {
+        const value = raw.slice(colon + 1).replace(/[ \t]*\r?\n[ \t]*/g, ' ').trim();
+        h.pushRaw(canonicalHeaderName(raw.slice(0, colon).trim()), value, raw);
+      }
+      p = e + 1;
+    }
+    return h;
   }
 
   /** Deep copy (strings are immutable; raw text is kept so the copy serializes the same). */

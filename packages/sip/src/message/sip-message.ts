@@ -23,7 +23,12 @@ const MAX_EXPIRES = 0xffffffff;
  * missing or malformed header makes the accessor throw `SipMessageError`.
  */
 export abstract class SipMessage {
-  headers: HeaderList;
+  /** @internal the header lines; null while parked as `_dry` (see compact) */
+  _headers: HeaderList | null;
+  /** @internal the parked received start line + header lines (latin1 bytes), or null */
+  _dry: Buffer | null;
+  /** @internal length of the received start line at the head of `_dry` (-1: none) */
+  _dryStart: number;
   /** The body; a view of the receive buffer for parsed messages (never written to). */
   body: Buffer;
 
@@ -34,7 +39,7 @@ export abstract class SipMessage {
   /** @internal per-kind header versions the caches below were parsed at (HEADER_KIND) */
   _fv: number[];
   /** @internal the HeaderList the caches belong to (headers may be replaced wholesale) */
-  _ch: HeaderList;
+  _ch: HeaderList | null;
   /** @internal */ _callId: string | null;
   /** @internal */ _cseq: CSeq | null;
   /** @internal */ _from: NameAddr | null;
@@ -48,7 +53,9 @@ export abstract class SipMessage {
   /** @internal undefined: not read yet */ _expires: number | null | undefined;
 
   constructor(headers: HeaderList | undefined, body: Buffer | undefined) {
-    this.headers = headers ?? new HeaderList();
+    this._headers = headers ?? new HeaderList();
+    this._dry = null;
+    this._dryStart = -1;
     this.body = body ?? EMPTY_BODY;
     this._rawStart = null;
     this._rawEnd = '\r\n';
@@ -65,6 +72,25 @@ export abstract class SipMessage {
     this._routes = null;
     this._recordRoutes = null;
     this._expires = undefined;
+  }
+
+  /** The header lines (rebuilt from their parked text after `compact`). */
+  get headers(): HeaderList {
+    let h = this._headers;
+    if (h === null) {
+      const text = this._dry === null ? '' : this._dry.toString('latin1');
+      const start = Math.max(0, this._dryStart);
+      if (this._dryStart >= 0) this._rawStart = text.slice(0, start);
+      h = this._headers = HeaderList.fromLines(text.slice(start));
+      this._dry = null;
+      this._dryStart = -1;
+    }
+    return h;
+  }
+
+  set headers(h: HeaderList) {
+    this._headers = h;
+    this._dry = null;
   }
 
   /**
@@ -127,6 +153,19 @@ export abstract class SipMessage {
    * it holds are most of their memory, and retaining them for 64*T1 dominated GC under load.
    */
   compact(): void {
+    if (this._headers !== null) {
+      // Bytes outside the JS heap instead of three arrays of string slices and their parsed
+      // views: nothing for the collector to trace or copy while a transaction lingers (64*T1).
+      // Rebuilt on the next access.
+      // The received start line goes with them: as a slice it would keep the whole received
+      // message text alive.
+      const start = this._rawStart ?? '';
+      this._dryStart = this._rawStart === null ? -1 : start.length;
+      this._dry = Buffer.from(start + this._headers.toLines(), 'latin1');
+      this._headers = null;
+      this._rawStart = null;
+      this._ch = null;
+    }
     this._fv.fill(-1);
     this._callId = null;
     this._cseq = null;
@@ -259,8 +298,9 @@ export abstract class SipMessage {
    * (one line, at the place of the first received one, else at the end).
    */
   toBuffer(): Buffer {
-    let s = this._startLine();
+    // Headers first: a parked message gets its received start line back with them.
     const h = this.headers;
+    let s = this._startLine();
     const ln = h.lnames;
     const raws = h.raws;
     const vals = h.vals;

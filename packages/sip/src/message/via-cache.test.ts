@@ -71,3 +71,27 @@ test('a clone shares parsed values but its own mutations do not leak into the or
   assert.equal(c.maxForwards, 69);
   assert.equal(c.from, m.from, 'From parsed once, shared');
 });
+
+test('compact parks the message as bytes: serialization, headers and parsed values are unchanged after', () => {
+  const folded =
+    'INVITE  sip:bob@example.com  SIP/2.0\r\n' +
+    'Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-a\r\n' +
+    'Subject: a folded\r\n   subject line\r\n' +
+    'From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\ni: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n' +
+    'Content-Length: 4\r\n\r\nbody';
+  const r = parseMessage(Buffer.from(folded, 'latin1'));
+  assert.ok(r.ok);
+  const m = r.message as SipRequest;
+  m.headers.set('Max-Forwards', '69');
+  const before = m.toBuffer().toString('latin1');
+  m.compact();
+  assert.equal(m._headers, null, 'header lines parked');
+  assert.equal(m.toBuffer().toString('latin1'), before, 'byte-identical after rebuild (start line, folding, compact form)');
+  assert.equal(m.headers.get('subject'), 'a folded subject line');
+  assert.equal(m.callId, 'c1');
+  assert.equal(m.maxForwards, 69);
+  assert.equal(m.body.toString(), 'body');
+  m.compact();
+  const c = m.clone();
+  assert.equal(c.toBuffer().toString('latin1'), before, 'a clone of a parked message serializes the same');
+});
