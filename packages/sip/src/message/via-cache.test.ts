@@ -74,7 +74,7 @@ test('a clone shares parsed values but its own mutations do not leak into the or
 
 test('compact parks the message as bytes: serialization, headers and parsed values are unchanged after', () => {
   const folded =
-    'INVITE  sip:bob@example.com  SIP/2.0\r\n' +
+    'INVITE sip:bob@example.com SIP/2.0\r\n' +
     'Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-a\r\n' +
     'Subject: a folded\r\n   subject line\r\n' +
     'From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\ni: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n' +
