@@ -46,6 +46,30 @@ export const ACC_TABLE_VERSIONS: readonly { table_name: string; table_version: n
   { table_name: MISSED_CALLS_TABLE, table_version: 4 },
 ];
 
+/**
+ * The db_extra columns we add to Kamailio's acc tables, for a database created by kamdbctl
+ * (whose acc/missed_calls have only the core columns): `ALTER TABLE` statements per table.
+ */
+export const ACC_EXTRA_COLUMNS: readonly { column: string; ddl: (table: string) => string }[] = [
+  ['src_user', "VARCHAR(64) DEFAULT '' NOT NULL"],
+  ['src_domain', "VARCHAR(128) DEFAULT '' NOT NULL"],
+  ['src_ip', "VARCHAR(64) DEFAULT '' NOT NULL"],
+  ['dst_ouser', "VARCHAR(64) DEFAULT '' NOT NULL"],
+  ['dst_user', "VARCHAR(64) DEFAULT '' NOT NULL"],
+  ['dst_domain', "VARCHAR(128) DEFAULT '' NOT NULL"],
+  ['user_agent', "VARCHAR(255) DEFAULT '' NOT NULL"],
+].map(([column, type]) => ({ column: column!, ddl: (table: string) => `ALTER TABLE \`${table}\` ADD COLUMN \`${column}\` ${type}` }));
+
+/**
+ * The columns of ACC_COLUMNS missing from `table` in `database` (empty: the sink can write it).
+ * A Kamailio database made by kamdbctl lacks the db_extra ones until `sipctl db init`.
+ */
+export async function missingAccColumns(pool: { query: (sql: string, values: unknown[]) => Promise<[unknown, unknown]> }, database: string, table: string): Promise<string[]> {
+  const [rows] = await pool.query('SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [database, table]);
+  const have = new Set((rows as { c: string }[]).map((r) => String(r.c).toLowerCase()));
+  return ACC_COLUMNS.filter((c) => !have.has(c));
+}
+
 /** Column order used by the MySQL sink and reader (after `id`). */
 export const ACC_COLUMNS = [
   'method',

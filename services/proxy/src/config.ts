@@ -50,6 +50,46 @@ const RegistrarSchema = z
   })
   .strict();
 
+/** Chapter 5: the database (subscribers, location, aliases, domains). Absent = chapter 4. */
+const DbSchema = z
+  .object({
+    /** mysql://USER:PASS@HOST:PORT/DB, file:subscribers.yaml or memory: (see storage/db-url.ts). */
+    url: z.string().min(1).max(1_000).optional(),
+    /** Start-up connection attempts (exponential back-off) before giving up. */
+    connectAttempts: z.number().int().min(1).max(100).default(10),
+  })
+  .strict();
+
+const AuthSchema = z
+  .object({
+    /**
+     * HMAC key of the nonces. Every proxy process that must accept the others' nonces (workers,
+     * a restarted proxy) needs the same one; absent = random per process (phones re-authenticate
+     * after a restart, answered stale=true).
+     */
+    nonceSecret: z.string().min(16).max(256).optional(),
+    /** Nonce lifetime in seconds (Kamailio's nonce_expire). */
+    nonceExpires: z.number().int().min(10).max(3_600).default(300),
+    /** Offered digest algorithms, most preferred first (RFC 8760 §2.4). */
+    algorithms: z.array(z.enum(['SHA-256', 'MD5', 'SHA-512-256'])).min(1).default(['SHA-256', 'MD5']),
+    /** Accept RFC 2069-style responses without qop (no nonce-count replay protection for them). */
+    allowNoQop: z.boolean().default(true),
+  })
+  .strict();
+
+const UsrlocSchema = z
+  .object({
+    /** usrloc db_mode: memory (0), write-through (1), write-back (2), db-only (3). */
+    dbMode: z.enum(['memory', 'write-through', 'write-back', 'db-only']).default('write-through'),
+    /** write-back: how often changed bindings are written (ms). */
+    flushInterval: z.number().int().min(100).max(3_600_000).default(10_000),
+    /** How often expired rows are deleted from the table (ms). */
+    cleanupInterval: z.number().int().min(1_000).max(86_400_000).default(60_000),
+    /** location.server_id of the rows this proxy writes. */
+    serverId: z.number().int().min(0).max(2_147_483_647).default(0),
+  })
+  .strict();
+
 export const ProxyConfigSchema = z
   .object({
     listen: z.array(ListenSchema).min(1).prefault(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']),
@@ -98,6 +138,12 @@ export const ProxyConfigSchema = z
       .strict()
       .prefault({}),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    db: DbSchema.default({ connectAttempts: 10 }),
+    auth: AuthSchema.default({ nonceExpires: 300, algorithms: ['SHA-256', 'MD5'], allowNoQop: true }),
+    usrloc: UsrlocSchema.default({ dbMode: 'write-through', flushInterval: 10_000, cleanupInterval: 60_000, serverId: 0 }),
+    aliases: z.object({ appendBranches: z.boolean().default(false) }).strict().default({ appendBranches: false }),
+    /** domain table reload period (ms); 0 = only at start and on POST /domain/reload. */
+    domainReloadInterval: z.number().int().min(0).max(86_400_000).default(10_000),
   })
   .strict();
 
@@ -125,6 +171,9 @@ export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.SIP_PROXY_LOG_LEVEL) out.logLevel = env.SIP_PROXY_LOG_LEVEL;
   if (env.SIP_PROXY_ADMIN_LISTEN) out.admin = { listen: env.SIP_PROXY_ADMIN_LISTEN };
   if (env.SIP_PROXY_RELAY_MODE) out.relayMode = env.SIP_PROXY_RELAY_MODE;
+  if (env.SIP_DB_URL) out.db = { url: env.SIP_DB_URL };
+  if (env.SIP_PROXY_AUTH_SECRET) out.auth = { nonceSecret: env.SIP_PROXY_AUTH_SECRET };
+  if (env.SIP_PROXY_USRLOC_DB_MODE) out.usrloc = { dbMode: env.SIP_PROXY_USRLOC_DB_MODE };
   if (env.SIP_PROXY_ACC_JOURNAL) out.accounting = { journal: env.SIP_PROXY_ACC_JOURNAL };
   return out;
 }
@@ -134,6 +183,20 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Command-line values; they win over the file and the environment. */
   cli?: Record<string, unknown>;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Overrides win key by key inside sections (SIP_PROXY_AUTH_SECRET must not drop auth.algorithms of the file). */
+function mergeSections(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isPlainObject(b) && isPlainObject(v) ? { ...b, ...v } : v;
+  }
+  return out;
 }
 
 /** Reads the file (YAML or JSON), applies env then CLI overrides, validates, freezes. */
@@ -156,7 +219,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): ProxyConfig {
       throw new ConfigError(`config file ${opts.file} is not valid YAML/JSON: ${(err as Error).message}`);
     }
   }
-  const merged = { ...raw, ...envOverrides(opts.env ?? {}), ...(opts.cli ?? {}) };
+  const merged = mergeSections(mergeSections(raw, envOverrides(opts.env ?? {})), opts.cli ?? {});
   return parseConfig(merged, opts.file ?? '(defaults)');
 }
 

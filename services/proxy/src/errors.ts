@@ -19,6 +19,14 @@ export const PROXY_ERRORS = {
   SIP_ERR_INTERNAL: { status: 500, reason: 'Server Internal Error' },
   SIP_ERR_REQUEST_TIMEOUT: { status: 408, reason: 'Request Timeout' },
   SIP_ERR_TRANSPORT_FAILURE: { status: 503, reason: 'Service Unavailable - transport failure' },
+  // Chapter 5: digest authentication and identity checks.
+  SIP_ERR_UNAUTHORIZED: { status: 401, reason: 'Unauthorized' },
+  SIP_ERR_PROXY_AUTH_REQUIRED: { status: 407, reason: 'Proxy Authentication Required' },
+  SIP_ERR_FORBIDDEN_FROM: { status: 403, reason: 'Forbidden, use From=ID' },
+  SIP_ERR_FORBIDDEN_TO: { status: 403, reason: 'Forbidden, use To=ID' },
+  SIP_ERR_RELAY_FORBIDDEN: { status: 403, reason: 'Forbidden - Relaying Denied' },
+  SIP_ERR_BAD_CREDENTIALS: { status: 400, reason: 'Bad Request - Malformed Credentials' },
+  SIP_ERR_AUTH_BACKEND: { status: 500, reason: 'Server Internal Error - Authentication Backend Unavailable' },
 } as const satisfies Record<string, { status: number; reason: string; warning?: string }>;
 
 export type ProxyErrorCode = keyof typeof PROXY_ERRORS;

@@ -20,18 +20,20 @@ const program = new Command()
   .option('-c, --config <file>', 'YAML or JSON configuration file')
   .option('-d, --domain <domain>', 'domain served besides the listen addresses, repeatable', collect)
   .option('--admin <host:port>', 'admin HTTP API address (empty string disables)')
+  .option('--db <url>', 'chapter-5 configuration: subscribers, location, aliases, domains in mysql://USER:PASS@HOST:PORT/DB (or SIP_DB_URL)')
   .option('--acc-journal <file>', 'write call records to this append-only journal (read by radius-acct --journal)')
   .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .option('--check-config', 'validate the configuration, print it and exit')
   .parse();
 
-const opts = program.opts<{ listen?: string[]; config?: string; domain?: string[]; admin?: string; accJournal?: string; logLevel?: string; checkConfig?: boolean }>();
+const opts = program.opts<{ listen?: string[]; config?: string; domain?: string[]; admin?: string; accJournal?: string; db?: string; logLevel?: string; checkConfig?: boolean }>();
 
 const cli: Record<string, unknown> = {};
 if (opts.listen) cli.listen = opts.listen;
 if (opts.domain) cli.domains = opts.domain;
 if (opts.admin !== undefined) cli.admin = { listen: opts.admin };
 if (opts.logLevel) cli.logLevel = opts.logLevel;
+if (opts.db) cli.db = { url: opts.db };
 if (opts.accJournal) cli.accounting = { journal: opts.accJournal };
 
 let config: ProxyConfig;

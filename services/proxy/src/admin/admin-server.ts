@@ -17,6 +17,8 @@ export interface AdminDeps {
   /** Extra live numbers (transactions, contexts) sampled at scrape time. */
   gauges: () => Record<string, number>;
   version: string;
+  /** Chapter 5: reloads the domain table now (-1 when the database did not answer); null in chapter 4. */
+  reloadDomains?: (() => Promise<number>) | null;
 }
 
 function view(b: Binding, now: number): Record<string, unknown> {
@@ -67,6 +69,14 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     return registry.metrics();
   });
   app.get('/stats', async () => ({ ...deps.stats.snapshot(), ...deps.gauges(), contacts: deps.location.size, aors: deps.location.aorCount }));
+
+  // `sipctl domain add|rm` call this so the change applies at once, not at the next periodic reload.
+  app.post('/domain/reload', async (_req, reply) => {
+    if (!deps.reloadDomains) return reply.code(404).send({ error: 'no domain table: the proxy runs without a database' });
+    const n = await deps.reloadDomains();
+    if (n < 0) return reply.code(503).send({ error: 'the domain table could not be read; the previous set stays in force' });
+    return { domains: n };
+  });
 
   app.get('/location', async () => {
     const now = Date.now();

@@ -84,6 +84,13 @@ export class AdminClient {
     if (r.status !== 201 && r.status !== 200) throw AdminClient.failure(r.status, r.data, `adding a binding for ${aor}`);
   }
 
+  /** Makes the proxy re-read the domain table now; returns how many domains it serves. */
+  async reloadDomains(): Promise<number> {
+    const r = await this.call<{ domains: number }>('POST', '/domain/reload');
+    if (r.status !== 200) throw AdminClient.failure(r.status, r.data, 'reloading domains');
+    return r.data.domains;
+  }
+
   async stats(): Promise<Record<string, number>> {
     const r = await this.call<Record<string, number>>('GET', '/stats');
     if (r.status !== 200) throw AdminClient.failure(r.status, r.data, 'reading counters');

@@ -58,6 +58,13 @@ class Session {
     return new AdminClient(this.opts.proxyAdmin ?? this.env.SIP_PROXY_ADMIN);
   }
 
+  /** Tells a running proxy to reload its domains, when one was named; else it reloads on its own. */
+  async reloadDomainsIfProxy(): Promise<string> {
+    if (!(this.opts.proxyAdmin ?? this.env.SIP_PROXY_ADMIN)) return 'the proxy picks it up at its next domain reload';
+    const n = await this.admin().reloadDomains();
+    return `the proxy reloaded its domains (${n})`;
+  }
+
   async close(): Promise<void> {
     await this.storage?.close();
   }
@@ -228,7 +235,7 @@ function register(program: Command, s: Session): void {
       const name = parseDomain(d);
       const db = await s.db();
       await db.domains.add(name);
-      s.out.result(`domain ${name} added (the proxy picks it up at its next domain reload)`, { added: name });
+      s.out.result(`domain ${name} added (${await s.reloadDomainsIfProxy()})`, { added: name });
     });
   domain
     .command('rm')
@@ -237,7 +244,7 @@ function register(program: Command, s: Session): void {
       const name = parseDomain(d);
       const db = await s.db();
       if (!(await db.domains.remove(name))) throw new CliError(`no domain ${name}`, 3);
-      s.out.result(`domain ${name} removed`, { removed: name });
+      s.out.result(`domain ${name} removed (${await s.reloadDomainsIfProxy()})`, { removed: name });
     });
   domain.command('list').action(async () => {
     const db = await s.db();

@@ -64,17 +64,3 @@ export interface Ch5Modules extends ProxyModules {
   usrloc: UsrlocSyncApi;
 }
 
-/**
- * Replies of the chapter-5 configuration. TODO(proxy owner): move into PROXY_ERRORS
- * (services/proxy/src/errors.ts) and docs/errors.md; kept here so this chapter lands without
- * editing those files.
- */
-export const CH5_REPLIES = {
-  SIP_ERR_UNAUTHORIZED: { status: 401, reason: 'Unauthorized' },
-  SIP_ERR_PROXY_AUTH_REQUIRED: { status: 407, reason: 'Proxy Authentication Required' },
-  SIP_ERR_FORBIDDEN_FROM: { status: 403, reason: 'Forbidden, use From=ID' },
-  SIP_ERR_FORBIDDEN_TO: { status: 403, reason: 'Forbidden, use To=ID' },
-  SIP_ERR_RELAY_FORBIDDEN: { status: 403, reason: 'Forbidden - Relaying Denied' },
-  SIP_ERR_BAD_CREDENTIALS: { status: 400, reason: 'Bad Request - Malformed Credentials' },
-  SIP_ERR_AUTH_BACKEND: { status: 500, reason: 'Server Internal Error - Authentication Backend Unavailable' },
-} as const satisfies Record<string, { status: number; reason: string }>;

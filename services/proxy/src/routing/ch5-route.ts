@@ -33,7 +33,8 @@
 import { SipUri } from '@voip/sip';
 import type { ProxyRouter } from '../core/proxy-core.js';
 import type { RequestContext } from '../core/route-context.js';
-import { CH5_REPLIES, type Ch5Modules } from './ch5-modules-api.js';
+import { PROXY_ERRORS } from '../errors.js';
+import type { Ch5Modules } from './ch5-modules-api.js';
 
 const OPTIONS_ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, MESSAGE, SUBSCRIBE, NOTIFY, PRACK, PUBLISH, REFER, UPDATE';
 
@@ -51,7 +52,7 @@ export async function ch5RequestRoute(ctx: RequestContext, m: Ch5Modules): Promi
   if (!ctx.uriIsMyself()) {
     if (!neverChallenged(ctx)) {
       if (!m.domain.isFromLocal(ctx)) {
-        reply(ctx, CH5_REPLIES.SIP_ERR_RELAY_FORBIDDEN);
+        reply(ctx, PROXY_ERRORS.SIP_ERR_RELAY_FORBIDDEN);
         return;
       }
       if (!(await authenticateCaller(ctx, m))) return;
@@ -93,7 +94,7 @@ async function registrar(ctx: RequestContext, m: Ch5Modules): Promise<void> {
     return;
   }
   if (!m.auth.checkTo(ctx, auth)) {
-    reply(ctx, CH5_REPLIES.SIP_ERR_FORBIDDEN_TO);
+    reply(ctx, PROXY_ERRORS.SIP_ERR_FORBIDDEN_TO);
     return;
   }
   m.auth.consumeCredentials(ctx, auth);
@@ -109,7 +110,7 @@ async function authenticateCaller(ctx: RequestContext, m: Ch5Modules): Promise<b
     return false;
   }
   if (!m.auth.checkFrom(ctx, auth)) {
-    reply(ctx, CH5_REPLIES.SIP_ERR_FORBIDDEN_FROM);
+    reply(ctx, PROXY_ERRORS.SIP_ERR_FORBIDDEN_FROM);
     return false;
   }
   // RFC 3261 §22.3: the proxy that checked the credentials removes them before forwarding.

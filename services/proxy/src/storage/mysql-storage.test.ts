@@ -99,10 +99,14 @@ describe('MysqlStorage on a database created by kamdbctl (Kamailio 5.6)', () => 
 
   describeStorageContract('mysql (kamdbctl schema, before db init)', () => truncateAll(storage), { emailColumn: false });
 
-  it('db init completes it without recreating anything (adds only subscriber.email_address)', async () => {
+  it('db init completes it without recreating anything (adds subscriber.email_address and the acc db_extra columns)', async () => {
     const r = await storage.initSchema();
     assert.deepEqual(r.created, []);
-    assert.deepEqual(r.altered, ['subscriber.email_address']);
+    const extras = ['src_user', 'src_domain', 'src_ip', 'dst_ouser', 'dst_user', 'dst_domain', 'user_agent'];
+    assert.deepEqual(
+      [...r.altered].sort(),
+      ['subscriber.email_address', ...extras.map((c) => `acc.${c}`), ...extras.map((c) => `missed_calls.${c}`)].sort(),
+    );
     assert.equal(storage.hasEmailColumn, true);
     await assertSchema(storage);
   });

@@ -5,6 +5,7 @@
  * turns out to be dead, and coded errors with a one-line reason (unreachable, access denied,
  * no such database, schema missing).
  */
+import { ACC_EXTRA_COLUMNS, ACC_SCHEMA_SQL, ACC_TABLE, ACC_TABLE_VERSIONS, MISSED_CALLS_TABLE } from '@voip/acc';
 import { createPool, type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import { describeDbUrl, type MysqlUrl } from './db-url.js';
 import { EXTENSION_COLUMNS, readSchemaBlocks } from './mysql-schema.js';
@@ -268,6 +269,29 @@ export class MysqlStorage implements Storage {
         }
         for (const st of block.statements) await conn.query(st);
         report.created.push(block.table);
+      }
+      // Database accounting (issue 5): Kamailio's acc and missed_calls, their version rows, and
+      // our db_extra columns on tables kamdbctl created without them.
+      for (const table of [ACC_TABLE, MISSED_CALLS_TABLE]) {
+        if (present.has(table)) {
+          report.existing.push(table);
+          for (const extra of ACC_EXTRA_COLUMNS) {
+            const [cols] = await conn.query<RowDataPacket[]>(
+              'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?',
+              [this.url.database, table, extra.column],
+            );
+            if (cols.length === 0) {
+              await conn.query(extra.ddl(table));
+              report.altered.push(`${table}.${extra.column}`);
+            }
+          }
+        } else {
+          report.created.push(table);
+        }
+      }
+      for (const st of ACC_SCHEMA_SQL) await conn.query(st);
+      for (const v of ACC_TABLE_VERSIONS) {
+        await conn.query('INSERT INTO version (table_name, table_version) SELECT ?, ? FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM version WHERE table_name = ?)', [v.table_name, v.table_version, v.table_name]);
       }
       for (const ext of EXTENSION_COLUMNS) {
         const [cols] = await conn.query<RowDataPacket[]>(

@@ -8,7 +8,8 @@
  */
 import { SipUri, type Logger, type SipRequest } from '@voip/sip';
 import type { RequestContext } from '../../core/route-context.js';
-import { CH5_REPLIES, type AuthApi, type AuthResult } from '../../routing/ch5-modules-api.js';
+import { PROXY_ERRORS } from '../../errors.js';
+import type { AuthApi, AuthResult } from '../../routing/ch5-modules-api.js';
 import type { SubscriberRepository } from '../../storage/storage.js';
 import { DigestAuthenticator, type AuthOutcome } from './digest-authenticator.js';
 import { NonceManager } from './nonce-manager.js';
@@ -104,16 +105,16 @@ class AuthModule implements AuthApi {
     const o = r.outcome;
     if (o.kind === 'authorized') return;
     if (o.kind === 'backend-error') {
-      ctx.reply(CH5_REPLIES.SIP_ERR_AUTH_BACKEND.status, CH5_REPLIES.SIP_ERR_AUTH_BACKEND.reason);
+      ctx.reply(PROXY_ERRORS.SIP_ERR_AUTH_BACKEND.status, PROXY_ERRORS.SIP_ERR_AUTH_BACKEND.reason);
       return;
     }
     if (o.kind === 'malformed') {
-      ctx.reply(CH5_REPLIES.SIP_ERR_BAD_CREDENTIALS.status, CH5_REPLIES.SIP_ERR_BAD_CREDENTIALS.reason);
+      ctx.reply(PROXY_ERRORS.SIP_ERR_BAD_CREDENTIALS.status, PROXY_ERRORS.SIP_ERR_BAD_CREDENTIALS.reason);
       return;
     }
     const stale = o.kind === 'stale';
     const md5Only = o.kind === 'rejected' && o.md5Only;
-    const reply = r.kind === 'www' ? CH5_REPLIES.SIP_ERR_UNAUTHORIZED : CH5_REPLIES.SIP_ERR_PROXY_AUTH_REQUIRED;
+    const reply = r.kind === 'www' ? PROXY_ERRORS.SIP_ERR_UNAUTHORIZED : PROXY_ERRORS.SIP_ERR_PROXY_AUTH_REQUIRED;
     const header = HEADER[r.kind].challenge;
     // RFC 3261 §22.2/§22.3 (and RFC 8760 §2.4): one challenge per algorithm, preferred first.
     const extra: [string, string][] = this.authenticator.challenges(r.realm, stale, md5Only).map((v) => [header, v]);

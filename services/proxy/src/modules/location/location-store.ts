@@ -82,8 +82,9 @@ export class LocationStore {
   removeAor(aor: string): number {
     const list = this.records.get(aor);
     if (!list) return 0;
+    const n = list.length;
     for (const b of [...list]) this.remove(b);
-    return list.length;
+    return n;
   }
 
   /** Loads bindings without notifying the observer (start-up from the database). */
