@@ -105,6 +105,11 @@ export const ProxyConfigSchema = z
     advertisedAddress: z.string().min(1).max(253).optional(),
     /** The book's `msg:len >= N` check: larger messages are answered 513. */
     maxMessageSize: z.number().int().min(1_024).max(65_535).default(16_384),
+    /**
+     * Proxy worker threads ("use both cores"). 1 = one event loop does everything; N > 1 = the
+     * main thread reads the sockets and steers each call to one of N workers (cluster/).
+     */
+    workers: z.number().int().min(1).max(64).default(1),
     /** Kernel receive buffer for UDP sockets; bursts above a few thousand calls/s need MBs. */
     udpReceiveBufferSize: z.number().int().min(65_536).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
     timers: TimersSchema.prefault({}),
@@ -171,6 +176,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.SIP_PROXY_LOG_LEVEL) out.logLevel = env.SIP_PROXY_LOG_LEVEL;
   if (env.SIP_PROXY_ADMIN_LISTEN) out.admin = { listen: env.SIP_PROXY_ADMIN_LISTEN };
   if (env.SIP_PROXY_RELAY_MODE) out.relayMode = env.SIP_PROXY_RELAY_MODE;
+  if (env.SIP_PROXY_WORKERS) out.workers = Number(env.SIP_PROXY_WORKERS);
   if (env.SIP_DB_URL) out.db = { url: env.SIP_DB_URL };
   if (env.SIP_PROXY_AUTH_SECRET) out.auth = { nonceSecret: env.SIP_PROXY_AUTH_SECRET };
   if (env.SIP_PROXY_USRLOC_DB_MODE) out.usrloc = { dbMode: env.SIP_PROXY_USRLOC_DB_MODE };

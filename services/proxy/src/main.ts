@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type ProxyConfig } from './config.js';
 import { startProxy, VERSION } from './server.js';
+import { runWorkers } from './cluster/main-thread.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -21,12 +22,13 @@ const program = new Command()
   .option('-d, --domain <domain>', 'domain served besides the listen addresses, repeatable', collect)
   .option('--admin <host:port>', 'admin HTTP API address (empty string disables)')
   .option('--db <url>', 'chapter-5 configuration: subscribers, location, aliases, domains in mysql://USER:PASS@HOST:PORT/DB (or SIP_DB_URL)')
+  .option('--workers <n>', 'worker threads (default 1; N > 1 spreads calls over N cores)')
   .option('--acc-journal <file>', 'write call records to this append-only journal (read by radius-acct --journal)')
   .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .option('--check-config', 'validate the configuration, print it and exit')
   .parse();
 
-const opts = program.opts<{ listen?: string[]; config?: string; domain?: string[]; admin?: string; accJournal?: string; db?: string; logLevel?: string; checkConfig?: boolean }>();
+const opts = program.opts<{ listen?: string[]; config?: string; domain?: string[]; admin?: string; accJournal?: string; db?: string; workers?: string; logLevel?: string; checkConfig?: boolean }>();
 
 const cli: Record<string, unknown> = {};
 if (opts.listen) cli.listen = opts.listen;
@@ -35,6 +37,7 @@ if (opts.admin !== undefined) cli.admin = { listen: opts.admin };
 if (opts.logLevel) cli.logLevel = opts.logLevel;
 if (opts.db) cli.db = { url: opts.db };
 if (opts.accJournal) cli.accounting = { journal: opts.accJournal };
+if (opts.workers !== undefined) cli.workers = Number(opts.workers);
 
 let config: ProxyConfig;
 try {
@@ -54,12 +57,36 @@ if (opts.checkConfig) {
 
 const logger = pino({ level: config.logLevel, base: { service: 'sip-proxy' } });
 
-try {
+/** What main needs of a running proxy: one event loop, or worker threads behind a socket thread. */
+interface Running {
+  listening: string[];
+  adminUrl: string | null;
+  close(): Promise<void>;
+}
+
+async function start(): Promise<Running> {
+  if (config.workers > 1) {
+    const w = await runWorkers(config, logger);
+    w.failed.then((err) => {
+      logger.fatal({ err }, 'a worker thread died; stopping so the supervisor restarts the proxy');
+      void w.close().finally(() => process.exit(1));
+    });
+    return w;
+  }
   const proxy = await startProxy(config, logger);
   const listening = proxy.transports.map((t) => `${t.protocol.toLowerCase()}:${t.local.address.includes(':') ? `[${t.local.address}]` : t.local.address}:${t.local.port}`);
-  logger.info({ listening, admin: proxy.adminUrl, relayMode: config.relayMode }, 'sip-proxy ready');
+  return { listening, adminUrl: proxy.adminUrl, close: () => proxy.close() };
+}
+
+try {
+  const proxy = await start();
+  const { listening } = proxy;
+  logger.info({ listening, admin: proxy.adminUrl, relayMode: config.relayMode, workers: config.workers }, 'sip-proxy ready');
   // One plain line for people and scripts (sipctl --proxy-admin takes the admin URL).
-  process.stdout.write(`sip-proxy ${VERSION} listening on ${listening.join(' ')}; admin API ${proxy.adminUrl ?? 'disabled'}\n`);
+  process.stdout.write(
+    `sip-proxy ${VERSION} listening on ${listening.join(' ')}; admin API ${proxy.adminUrl ?? 'disabled'}` +
+      `${config.workers > 1 ? `; ${config.workers} worker threads` : ''}\n`,
+  );
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

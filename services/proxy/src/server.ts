@@ -90,6 +90,8 @@ export interface StartOptions {
    * They deliver into `host`; the proxy attaches them to its transport layer.
    */
   transports?: (host: TransportHost) => Transport[];
+  /** Overrides the accounting sink the config would make (a worker thread posting to the main thread's journal). */
+  accounting?: AccountingSink | null;
 }
 
 export async function startProxy(config: ProxyConfig, logger: Logger, opts: StartOptions = {}): Promise<RunningProxy> {
@@ -122,11 +124,11 @@ export async function startProxy(config: ProxyConfig, logger: Logger, opts: Star
   const stats = new ProxyStats();
   // Accounting: a journal when configured (the embedded default); with a MySQL database
   // (chapter 5) Kamailio's acc/missed_calls tables (database accounting); else none.
-  const accounting: AccountingSink | null = config.accounting.journal
-    ? await JournalAccountingSink.open({ path: config.accounting.journal, fsync: config.accounting.fsync, logger: logger.child({ layer: 'acc.journal' }) })
-    : config.db.url?.startsWith('mysql:')
-      ? await mysqlAccounting(config.db.url, logger)
-      : null;
+  let accounting: AccountingSink | null = null;
+  if (opts.accounting !== undefined) accounting = opts.accounting;
+  else if (config.accounting.journal) {
+    accounting = await JournalAccountingSink.open({ path: config.accounting.journal, fsync: config.accounting.fsync, logger: logger.child({ layer: 'acc.journal' }) });
+  } else if (config.db.url?.startsWith('mysql:')) accounting = await mysqlAccounting(config.db.url, logger);
   const location = new LocationStore();
   location.start();
   const core = new ProxyCore({ config, transport, identity, resolver: new TargetResolver(), logger, stats });

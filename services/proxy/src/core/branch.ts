@@ -21,6 +21,16 @@ const HASH_LEN = 16;
 
 let counter = 0;
 const instance = randomBytes(3).toString('hex');
+/**
+ * With worker threads (config `workers` > 1) our branches carry the worker's index right after
+ * the cookie, `z9hG4bK-w<k>-lp…`, so the thread reading the socket hands each response to the
+ * worker holding its client transaction without parsing it (see cluster/dispatch.ts).
+ */
+let workerPrefix = LOOP_PREFIX;
+
+export function setBranchWorker(index: number | null): void {
+  workerPrefix = index === null ? LOOP_PREFIX : `${COOKIE}-w${index}-lp`;
+}
 
 /**
  * Hash over the loop-invariant parts of `req` as received; `viaBelow` = the Via under ours.
@@ -44,13 +54,21 @@ export function loopHash(req: SipRequest, requestUriAsReceived: string, viaBelow
 
 export function statefulBranch(hash: string): string {
   counter = (counter + 1) >>> 0;
-  return `${LOOP_PREFIX}${hash}.${counter.toString(36)}${instance}`;
+  return `${workerPrefix}${hash}.${counter.toString(36)}${instance}`;
 }
 
-/** The loop hash carried by one of our branches, or null for other branches. */
+const WORKER_BRANCH_RE = /^z9hG4bK-w\d{1,3}-lp/;
+
+/** The loop hash carried by one of our branches (any worker's), or null for other branches. */
 export function hashOfBranch(branch: string): string | null {
-  if (!branch.startsWith(LOOP_PREFIX)) return null;
-  return branch.slice(LOOP_PREFIX.length, LOOP_PREFIX.length + HASH_LEN);
+  let start: number;
+  if (branch.startsWith(LOOP_PREFIX)) start = LOOP_PREFIX.length;
+  else {
+    const m = WORKER_BRANCH_RE.exec(branch.slice(0, 16));
+    if (m === null) return null;
+    start = m[0].length;
+  }
+  return branch.slice(start, start + HASH_LEN);
 }
 
 const STATELESS_PREFIX = `${COOKIE}-sl`;

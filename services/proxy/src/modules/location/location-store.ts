@@ -21,6 +21,8 @@ export class LocationStore {
   private readonly records = new Map<string, Binding[]>();
   private sweeper: NodeJS.Timeout | null = null;
   private observer: LocationObserver | null = null;
+  /** Worker threads: sees local registrar changes to copy them to the other workers. */
+  private replicator: LocationObserver | null = null;
   private bindingCount = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -39,6 +41,31 @@ export class LocationStore {
 
   setObserver(o: LocationObserver | null): void {
     this.observer = o;
+  }
+
+  setReplicator(o: LocationObserver | null): void {
+    this.replicator = o;
+  }
+
+  /**
+   * A change made by another worker's registrar: applied here without telling the observer
+   * (that worker's persistence wrote it) or the replicator (no echo).
+   */
+  applyReplicated(op: 'upsert' | 'delete', b: Binding): void {
+    const obs = this.observer;
+    const rep = this.replicator;
+    this.observer = null;
+    this.replicator = null;
+    try {
+      if (op === 'upsert') this.upsert(b);
+      else {
+        const mine = this.records.get(b.aor)?.find((x) => x.ruid === b.ruid);
+        if (mine) this.remove(mine);
+      }
+    } finally {
+      this.observer = obs;
+      this.replicator = rep;
+    }
   }
 
   /** Live bindings of an AOR, best first. */
@@ -65,6 +92,7 @@ export class LocationStore {
       this.bindingCount++;
     }
     this.observer?.onUpsert(b);
+    this.replicator?.onUpsert(b);
   }
 
   remove(b: Binding): boolean {
@@ -76,6 +104,7 @@ export class LocationStore {
     this.bindingCount--;
     if (list.length === 0) this.records.delete(b.aor);
     this.observer?.onDelete(b);
+    this.replicator?.onDelete(b);
     return true;
   }
 
@@ -90,11 +119,14 @@ export class LocationStore {
   /** Loads bindings without notifying the observer (start-up from the database). */
   load(bindings: Iterable<Binding>): void {
     const obs = this.observer;
+    const rep = this.replicator;
     this.observer = null;
+    this.replicator = null;
     try {
       for (const b of bindings) this.upsert(b);
     } finally {
       this.observer = obs;
+      this.replicator = rep;
     }
   }
 
@@ -102,13 +134,20 @@ export class LocationStore {
   sweep(): number {
     const now = this.now();
     let removed = 0;
-    for (const list of [...this.records.values()]) {
-      for (const b of [...list]) {
-        if (b.expires <= now) {
-          this.remove(b);
-          removed++;
+    // Every worker sweeps its own copy: expiries are not replicated.
+    const rep = this.replicator;
+    this.replicator = null;
+    try {
+      for (const list of [...this.records.values()]) {
+        for (const b of [...list]) {
+          if (b.expires <= now) {
+            this.remove(b);
+            removed++;
+          }
         }
       }
+    } finally {
+      this.replicator = rep;
     }
     return removed;
   }

@@ -1,0 +1,165 @@
+/**
+ * The main thread of a multi-worker proxy (config `workers` > 1, "use both cores"): it owns the
+ * sockets and nothing else of SIP. Each received datagram or TCP frame is handed, unparsed, to
+ * the worker that owns it (dispatch.ts); workers' sends are written on the socket they name, so
+ * responses leave from the port the request came to. Registrations a worker makes are passed to
+ * every other worker; with an accounting journal, this thread is its one writer.
+ *
+ * Node 20 has no SO_REUSEPORT for UDP, and sharing one socket between processes would deliver a
+ * call's messages to arbitrary processes: steering by Call-ID / branch keeps every transaction
+ * in one thread. A worker that dies takes its transactions with it; the proxy then stops with a
+ * non-zero exit so its supervisor restarts it whole (registrations survive in MySQL modes).
+ */
+import { Worker } from 'node:worker_threads';
+import { randomBytes } from 'node:crypto';
+import { JournalAccountingSink, type AccountingSink } from '@voip/acc';
+import { TcpTransport, UdpTransport, type Logger, type MessageSource, type Transport, type TransportAddress, type TransportHost } from '@voip/sip';
+import type { ProxyConfig } from '../config.js';
+import { ownerOf } from './dispatch.js';
+import type { AccCommand } from './port-accounting-sink.js';
+import type { SendCommand, SocketDescriptor } from './remote-transport.js';
+import type { FromWorker, ToWorker, WorkerData } from './worker-thread.js';
+
+export interface RunningWorkers {
+  readonly listening: string[];
+  readonly adminUrl: string | null;
+  /** Resolves when the proxy must stop because a worker died (with its error). */
+  readonly failed: Promise<Error>;
+  close(): Promise<void>;
+}
+
+function localKey(a: TransportAddress): string {
+  return `${a.protocol}|${a.address}|${a.port}`;
+}
+
+export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<RunningWorkers> {
+  const log = logger.child({ layer: 'proxy.cluster' });
+  const count = config.workers;
+  const workers: Worker[] = [];
+  const sockets: Transport[] = [];
+  const socketIndex = new Map<string, number>();
+
+  const post = (k: number, m: ToWorker): void => workers[k]?.postMessage(m);
+  const host: TransportHost = {
+    log,
+    maxMessageSize: config.maxMessageSize,
+    receive(buf: Buffer, source: MessageSource): void {
+      const i = socketIndex.get(localKey(source.local));
+      if (i === undefined) return;
+      post(ownerOf(buf, count), { t: 'recv', i, b: buf, a: source.address, p: source.port, c: source.connectionId });
+    },
+    streamError(status: number, reason: string, head: Buffer | null, source: MessageSource): void {
+      const i = socketIndex.get(localKey(source.local));
+      if (i === undefined) return;
+      const owner = head === null ? 0 : ownerOf(head, count);
+      post(owner, { t: 'streamError', i, status, reason, head, a: source.address, p: source.port, c: source.connectionId });
+    },
+    sendFailed(dest: TransportAddress, err: Error): void {
+      // Any worker may have sent to it: each fails its own client transactions to `dest`.
+      for (let k = 0; k < workers.length; k++) post(k, { t: 'sendFailed', dest, err: err.message });
+    },
+  };
+
+  try {
+    for (const l of config.listen) {
+      const spec = { protocol: l.protocol, address: l.address, port: l.port };
+      const t = l.protocol === 'UDP'
+        ? await UdpTransport.open(host, spec, { recvBufferSize: config.udpReceiveBufferSize })
+        : await TcpTransport.open(host, spec, {});
+      socketIndex.set(localKey(t.local), sockets.length);
+      sockets.push(t);
+    }
+  } catch (err) {
+    for (const t of sockets) await t.close();
+    throw err;
+  }
+
+  const journal: AccountingSink | null = config.accounting.journal
+    ? await JournalAccountingSink.open({ path: config.accounting.journal, fsync: config.accounting.fsync, logger: logger.child({ layer: 'acc.journal' }) })
+    : null;
+  // Every worker must accept the others' nonces (a REGISTER's challenge and its answer may meet
+  // different workers only across calls, but the secret must be one).
+  const auth = config.db.url && config.auth.nonceSecret === undefined ? { ...config.auth, nonceSecret: randomBytes(32).toString('hex') } : config.auth;
+  const descriptors: SocketDescriptor[] = sockets.map((t, index) => ({
+    index, protocol: t.protocol, local: t.local, advertised: t.advertised, reliable: t.reliable,
+  }));
+
+  let failWith: (e: Error) => void = () => {};
+  const failed = new Promise<Error>((resolve) => (failWith = resolve));
+  let stopping = false;
+  let adminUrl: string | null = null;
+  const ready: Promise<void>[] = [];
+
+  for (let k = 0; k < count; k++) {
+    const data: WorkerData = { config: { ...config, auth }, index: k, count, sockets: descriptors, journalInMain: journal !== null };
+    const w = new Worker(new URL('./worker-thread.js', import.meta.url), { workerData: data });
+    workers.push(w);
+    ready.push(
+      new Promise<void>((resolve, reject) => {
+        w.on('message', (m: FromWorker | SendCommand | AccCommand) => {
+          switch (m.t) {
+            case 'send':
+              sockets[m.i]?.send(Buffer.from(m.b.buffer, m.b.byteOffset, m.b.byteLength), m.a, m.p, m.c);
+              break;
+            case 'loc':
+              for (let j = 0; j < workers.length; j++) if (j !== k) post(j, m);
+              break;
+            case 'acc':
+              journal?.write(m.r);
+              break;
+            case 'ready':
+              if (k === 0) adminUrl = m.admin;
+              resolve();
+              break;
+            case 'failed':
+              reject(new Error(`worker ${k}: ${m.error}`));
+              break;
+            case 'stopped':
+              break;
+          }
+        });
+        w.on('error', (err) => {
+          log.error({ err, worker: k }, 'worker thread crashed');
+          reject(err);
+          if (!stopping) failWith(err);
+        });
+        w.on('exit', (code) => {
+          if (!stopping) {
+            const err = new Error(`worker ${k} exited with code ${code}`);
+            reject(err);
+            failWith(err);
+          }
+        });
+      }),
+    );
+  }
+
+  const close = async (): Promise<void> => {
+    stopping = true;
+    await Promise.all(
+      workers.map(
+        (w, k) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => void w.terminate().then(() => resolve()), 5_000);
+            w.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            post(k, { t: 'stop' });
+          }),
+      ),
+    );
+    for (const t of sockets) await t.close();
+    if (journal) await journal.close();
+  };
+
+  try {
+    await Promise.all(ready);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const listening = sockets.map((t) => `${t.protocol.toLowerCase()}:${t.local.address.includes(':') ? `[${t.local.address}]` : t.local.address}:${t.local.port}`);
+  log.info({ workers: count, listening }, 'worker threads ready');
+  return { listening, adminUrl, failed, close };
+}

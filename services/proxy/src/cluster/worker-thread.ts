@@ -1,0 +1,106 @@
+/**
+ * Entry point of one proxy worker thread (config `workers` > 1). It runs the whole proxy stack
+ * (transactions, routing, registrar, location) on RemoteTransports: the main thread reads the
+ * sockets and hands it the messages it owns (cluster/dispatch.ts), and writes what it sends.
+ * Registrations made here are replicated to the other workers through the main thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import type { MessageSource, TransportAddress, TransportHost } from '@voip/sip';
+import type { ProxyConfig } from '../config.js';
+import { setBranchWorker } from '../core/branch.js';
+import type { Binding } from '../modules/location/binding.js';
+import { startProxy } from '../server.js';
+import { PortAccountingSink } from './port-accounting-sink.js';
+import { RemoteTransport, type SocketDescriptor } from './remote-transport.js';
+
+export interface WorkerData {
+  config: ProxyConfig;
+  index: number;
+  count: number;
+  sockets: SocketDescriptor[];
+  /** The main thread owns the accounting journal. */
+  journalInMain: boolean;
+}
+
+/** Main -> worker messages. */
+export type ToWorker =
+  | { t: 'recv'; i: number; b: Uint8Array; a: string; p: number; c: number | null }
+  | { t: 'loc'; op: 'upsert' | 'delete'; b: Binding }
+  | { t: 'sendFailed'; dest: TransportAddress; err: string }
+  | { t: 'streamError'; i: number; status: number; reason: string; head: Uint8Array | null; a: string; p: number; c: number | null }
+  | { t: 'stop' };
+
+/** Worker -> main messages besides SendCommand and AccCommand. */
+export type FromWorker =
+  | { t: 'ready'; admin: string | null }
+  | { t: 'loc'; op: 'upsert' | 'delete'; b: Binding }
+  | { t: 'stopped' }
+  | { t: 'failed'; error: string };
+
+const port = parentPort!;
+const data = workerData as WorkerData;
+setBranchWorker(data.index);
+const logger = pino({ level: data.config.logLevel, base: { service: 'sip-proxy', worker: data.index } });
+
+// Only worker 0 serves the admin API (its location is complete: registrations are replicated).
+const config: ProxyConfig = { ...data.config, admin: data.index === 0 ? data.config.admin : { listen: '' } };
+let host: TransportHost | null = null;
+const sockets = new Map<number, RemoteTransport>();
+
+function bytes(u: Uint8Array): Buffer {
+  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+function sourceOf(i: number, address: string, p: number, c: number | null): MessageSource {
+  const t = sockets.get(i)!;
+  return { protocol: t.protocol, address, port: p, local: t.local, connectionId: c };
+}
+
+try {
+  const proxy = await startProxy(config, logger, {
+    transports: (h) => {
+      host = h;
+      return data.sockets.map((d) => {
+        const t = new RemoteTransport(d, port);
+        sockets.set(d.index, t);
+        return t;
+      });
+    },
+    ...(data.journalInMain ? { accounting: new PortAccountingSink(port) } : {}),
+  });
+  proxy.location.setReplicator({
+    onUpsert: (b) => port.postMessage({ t: 'loc', op: 'upsert', b } satisfies FromWorker),
+    onDelete: (b) => port.postMessage({ t: 'loc', op: 'delete', b } satisfies FromWorker),
+  });
+  port.on('message', (m: ToWorker) => {
+    switch (m.t) {
+      case 'recv':
+        host!.receive(bytes(m.b), sourceOf(m.i, m.a, m.p, m.c));
+        break;
+      case 'loc':
+        proxy.location.applyReplicated(m.op, m.b);
+        break;
+      case 'sendFailed':
+        host!.sendFailed(m.dest, new Error(m.err));
+        break;
+      case 'streamError':
+        host!.streamError(m.status, m.reason, m.head === null ? null : bytes(m.head), sourceOf(m.i, m.a, m.p, m.c));
+        break;
+      case 'stop':
+        proxy.close().then(
+          () => {
+            port.postMessage({ t: 'stopped' } satisfies FromWorker);
+            port.close();
+          },
+          (err: unknown) => logger.error({ err }, 'error while stopping'),
+        );
+        break;
+    }
+  });
+  port.postMessage({ t: 'ready', admin: proxy.adminUrl } satisfies FromWorker);
+} catch (err) {
+  logger.fatal({ err }, 'worker failed to start');
+  port.postMessage({ t: 'failed', error: (err as Error).message } satisfies FromWorker);
+  port.close();
+}
