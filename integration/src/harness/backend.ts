@@ -29,6 +29,8 @@ export interface ProxyOptions {
   maxMessageSize?: number;
   /** Our proxy only: write call records to this journal (accounting.journal). */
   accountingJournal?: string;
+  /** Our proxy only: worker threads (config `workers`). */
+  workers?: number;
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
   /**
    * Run the proxy in a network of its own with only loopback (a fresh network namespace, or

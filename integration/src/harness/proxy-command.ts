@@ -49,6 +49,7 @@ export function proxyLaunch(input: ProxyLaunchInput): ProxyLaunch {
       admin: { listen: `${host}:${input.adminPort}` },
       ...(opts.maxMessageSize !== undefined ? { maxMessageSize: opts.maxMessageSize } : {}),
       ...(opts.accountingJournal !== undefined ? { accounting: { journal: opts.accountingJournal } } : {}),
+      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     };
     const file = `${input.dir}/proxy.yaml`;
     return {
