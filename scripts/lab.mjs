@@ -7,7 +7,7 @@
 // Ctrl-C. Each program's output is shown with its name in front.
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -127,10 +127,14 @@ if (busy !== null) {
   process.exit(1);
 }
 
+// Call records of the embedded default go to an append-only journal (radius-acct --journal reads it).
+mkdirSync(join(root, '.lab'), { recursive: true });
+const accJournal = join(root, '.lab', 'acc.journal');
 const proxy = start('sip-proxy', [
   proxyMain,
   '--listen', `udp:${bracket(host)}:${port}`,
   '--listen', `tcp:${bracket(host)}:${port}`,
+  '--acc-journal', accJournal,
   '--log-level', opts['log-level'],
 ]);
 const ready = await waitForLine(proxy, /listening on ([^;\n]+); admin API (\S+)/, 15_000);
@@ -143,6 +147,7 @@ if (ready === null) {
     'The lab is up:',
     `  SIP proxy/registrar  ${ready[1].trim()}   (domain ${bracket(host)}:${port}, no authentication)`,
     `  proxy admin API      ${ready[2]}  (/health, /metrics, /location)`,
+    `  call records         ${accJournal}  (radius-acct --journal ... sends them to RADIUS)`,
   ];
   const relayMain = join(root, 'services/rtpproxy/dist/main.js');
   if (!opts['no-rtp'] && existsSync(relayMain)) {
