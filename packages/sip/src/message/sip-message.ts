@@ -40,16 +40,16 @@ export abstract class SipMessage {
   _fv: number[];
   /** @internal the HeaderList the caches belong to (headers may be replaced wholesale) */
   _ch: HeaderList | null;
-  /** @internal */ _callId: string | null;
-  /** @internal */ _cseq: CSeq | null;
-  /** @internal */ _from: NameAddr | null;
-  /** @internal */ _to: NameAddr | null;
-  /** @internal */ _vias: Via[] | null;
+  /** @internal */ _callId: string | null = null;
+  /** @internal */ _cseq: CSeq | null = null;
+  /** @internal */ _from: NameAddr | null = null;
+  /** @internal */ _to: NameAddr | null = null;
+  /** @internal */ _vias: Via[] | null = null;
   /** @internal undefined: not read yet */ _maxForwards: number | null | undefined;
   /** @internal undefined: not read yet */ _contentLength: number | null | undefined;
-  /** @internal */ _contacts: Contacts | null;
-  /** @internal */ _routes: NameAddr[] | null;
-  /** @internal */ _recordRoutes: NameAddr[] | null;
+  /** @internal */ _contacts: Contacts | null = null;
+  /** @internal */ _routes: NameAddr[] | null = null;
+  /** @internal */ _recordRoutes: NameAddr[] | null = null;
   /** @internal undefined: not read yet */ _expires: number | null | undefined;
 
   constructor(headers: HeaderList | undefined, body: Buffer | undefined) {
@@ -61,17 +61,7 @@ export abstract class SipMessage {
     this._rawEnd = '\r\n';
     this._fv = new Array<number>(HEADER_KIND_COUNT).fill(-1);
     this._ch = this.headers;
-    this._callId = null;
-    this._cseq = null;
-    this._from = null;
-    this._to = null;
-    this._vias = null;
-    this._maxForwards = undefined;
-    this._contentLength = undefined;
-    this._contacts = null;
-    this._routes = null;
-    this._recordRoutes = null;
-    this._expires = undefined;
+    this._dropCaches();
   }
 
   /** The header lines (rebuilt from their parked text after `compact`). */
@@ -166,6 +156,11 @@ export abstract class SipMessage {
       this._rawStart = null;
       this._ch = null;
     }
+    this._dropCaches();
+  }
+
+  /** @internal forgets every parsed value (constructor, compact) */
+  _dropCaches(): void {
     this._fv.fill(-1);
     this._callId = null;
     this._cseq = null;

@@ -30,13 +30,12 @@
  * Calls from other domains to our users are not challenged (we cannot know their passwords);
  * ACK and CANCEL never are (RFC 3261 §22.1: they cannot be resubmitted with credentials).
  */
-import { SipUri } from '@voip/sip';
 import type { ProxyRouter } from '../core/proxy-core.js';
 import type { RequestContext } from '../core/route-context.js';
+import { keepalive, relay } from './sub-routes.js';
 import { PROXY_ERRORS } from '../errors.js';
 import type { Ch5Modules } from './ch5-modules-api.js';
 
-const OPTIONS_ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, MESSAGE, SUBSCRIBE, NOTIFY, PRACK, PUBLISH, REFER, UPDATE';
 
 export async function ch5RequestRoute(ctx: RequestContext, m: Ch5Modules): Promise<void> {
   if (keepalive(ctx)) return;
@@ -123,31 +122,11 @@ function neverChallenged(ctx: RequestContext): boolean {
   return ctx.method === 'ACK' || ctx.method === 'CANCEL';
 }
 
-/** OPTIONS addressed to the proxy itself (no user part) is answered 200, like Kamailio's keepalive. */
-function keepalive(ctx: RequestContext): boolean {
-  if (ctx.method !== 'OPTIONS' || !ctx.uriIsMyself()) return false;
-  const uri = ctx.request.uri;
-  if (!(uri instanceof SipUri) || uri.user !== null) return false;
-  ctx.reply(200, 'OK', [
-    ['Allow', OPTIONS_ALLOW],
-    ['Accept', 'application/sdp'],
-  ]);
-  return true;
-}
 
 function reply(ctx: RequestContext, r: { status: number; reason: string }): void {
   ctx.reply(r.status, r.reason);
 }
 
-/**
- * route[1]: account calls (INVITE: Start or missed call; BYE: Stop), then stateful relay
- * (t_relay); the core answers sl_reply_error's codes on failure.
- */
-function relay(ctx: RequestContext, m: Ch5Modules): void {
-  if (ctx.method === 'INVITE') m.acc.account(ctx, { missed: true });
-  else if (ctx.method === 'BYE') m.acc.account(ctx);
-  ctx.relay();
-}
 
 /** The router for the chapter-5 configuration (used when the proxy runs with --db). */
 export function createCh5Router(modules: Ch5Modules): ProxyRouter {
