@@ -41,6 +41,7 @@ interface CliOptions {
   fixedRates: number[];
   targets: string[];
   workers: number;
+  oursWorkers: number;
   hold: number;
   warmup: number;
   routeBy: 'ruri' | 'registrar';
@@ -86,7 +87,17 @@ function parseCli(argv: string[]): CliOptions {
         .argParser((v) => v.split(',').map((s) => s.trim()))
         .default([OURS, PEER]),
     )
-    .addOption(new Option('--workers <n>', 'worker processes for both proxies (both cores: 2)').env('BENCH_WORKERS').argParser(positiveInt).default(2))
+    .addOption(new Option('--workers <n>', 'Kamailio children (both cores: 2)').env('BENCH_WORKERS').argParser(positiveInt).default(2))
+    .addOption(
+      new Option(
+        '--ours-workers <n>',
+        'worker threads of our proxy; 1 (one event loop) is its most efficient setting on a two-core machine shared with SIPp, ' +
+          '2 spreads calls over threads at the cost of a hand-off per message (services/proxy/README.md)',
+      )
+        .env('BENCH_OURS_WORKERS')
+        .argParser(positiveInt)
+        .default(1),
+    )
     .addOption(new Option('--warmup <s>', 'unmeasured warm-up per proxy before the steps (0: none)').env('BENCH_WARMUP').argParser(Number).default(3))
     .addOption(new Option('--hold <ms>', 'call hold time between ACK and BYE').env('BENCH_HOLD_MS').argParser(Number).default(0))
     .addOption(
@@ -166,7 +177,7 @@ async function main(): Promise<number> {
           mainJs: o.proxyMain,
           host: o.host,
           port: ports[1]!,
-          workers: o.workers,
+          workers: o.oursWorkers,
           runDir,
           config: o.oursConfig === undefined ? {} : readYamlMapping(o.oursConfig),
         }),
@@ -179,7 +190,7 @@ async function main(): Promise<number> {
         `SIPp ${versionOf('sipp', ['-v'], /v[\d.]+/)}, Kamailio ${versionOf('kamailio', ['-v'], /kamailio [\d.]+/)}, node ${process.version}`,
     );
     console.log(
-      `steps: ${rates.join(', ')} calls/s, ${duration} s each, hold ${o.hold} ms, workers ${o.workers}, ` +
+      `steps: ${rates.join(', ')} calls/s, ${duration} s each, hold ${o.hold} ms, kamailio children ${o.workers}, our worker threads ${o.oursWorkers}, ` +
         `routing by ${o.routeBy === 'ruri' ? 'Request-URI (UAS address)' : 'registrar lookup'}; run dir ${runDir}`,
     );
 
