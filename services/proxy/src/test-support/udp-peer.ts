@@ -11,7 +11,12 @@ export type Received = SipRequest | SipResponse;
 export class UdpPeer {
   readonly inbox: Received[] = [];
   private waiters: { pred: (m: Received) => boolean; resolve: (m: Received) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
-  private constructor(private readonly socket: Socket, readonly port: number) {
+  private constructor(
+    private readonly socket: Socket,
+    readonly port: number,
+    /** The loopback address the peer is bound to: 127.0.0.1 or ::1. */
+    readonly host: string,
+  ) {
     socket.on('message', (buf) => {
       const r = parseMessage(buf);
       if (!r.ok) return;
@@ -25,24 +30,25 @@ export class UdpPeer {
     });
   }
 
-  static async open(): Promise<UdpPeer> {
-    const s = createSocket('udp4');
-    s.bind(0, '127.0.0.1');
+  static async open(host = '127.0.0.1'): Promise<UdpPeer> {
+    const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    s.bind(0, host);
     await once(s, 'listening');
-    return new UdpPeer(s, s.address().port);
+    return new UdpPeer(s, s.address().port, host);
   }
 
+  /** host:port as written in SIP (IPv6 in brackets, RFC 3261 §19.1.1). */
   get uri(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
   }
 
   send(text: string, port: number): void {
     // Scenario text uses \n; SIP needs CRLF and the body length is recomputed by the caller.
-    this.socket.send(Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'latin1'), port, '127.0.0.1');
+    this.socket.send(Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'latin1'), port, this.host);
   }
 
   sendMessage(m: Received, port: number): void {
-    this.socket.send(m.toBuffer(), port, '127.0.0.1');
+    this.socket.send(m.toBuffer(), port, this.host);
   }
 
   /** Resolves with the first message (already queued or arriving) that matches. */
@@ -95,7 +101,7 @@ export function request(opts: {
   const lines = [
     `${opts.method} ${opts.ruri} SIP/2.0`,
     `Via: SIP/2.0/UDP ${opts.from.uri};branch=${opts.branch ?? `z9hG4bK-t${seq}-${Math.random().toString(36).slice(2)}`};rport`,
-    `From: <sip:${opts.fromUser ?? 'caller'}@127.0.0.1>;tag=from${seq}`,
+    `From: <sip:${opts.fromUser ?? 'caller'}@${opts.from.host.includes(':') ? `[${opts.from.host}]` : opts.from.host}>;tag=from${seq}`,
     `To: <${opts.toUri ?? opts.ruri}>`,
     `Call-ID: ${opts.callId ?? `call-${seq}-${Math.random().toString(36).slice(2)}`}`,
     `CSeq: ${opts.cseq ?? 1} ${opts.method}`,
