@@ -413,6 +413,9 @@ function validate(msg: SipMessage, method: string | null): SipParseError | null 
     msg._contentLength = null;
     msg._cached(6);
   }
+  // A response's Contact, Route, Record-Route and Expires are for the UAs (a proxy relays them,
+  // RFC 3261 §16.7): they are parsed on first access instead of on every response relayed.
+  if (method === null) return null;
   if (hasContact) {
     const c = readContacts(h);
     if ('status' in c) return c;

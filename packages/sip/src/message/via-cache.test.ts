@@ -95,3 +95,18 @@ test('compact parks the message as bytes: serialization, headers and parsed valu
   const c = m.clone();
   assert.equal(c.toBuffer().toString('latin1'), before, 'a clone of a parked message serializes the same');
 });
+
+test("a response's Contact/Record-Route are parsed on access: a malformed one does not stop the relay", () => {
+  const raw =
+    'SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-a\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\n' +
+    'Call-ID: c\r\nCSeq: 1 INVITE\r\nContact: <sip:b@192.0.2.9\r\nRecord-Route: <sip:p.example;lr>\r\nContent-Length: 0\r\n\r\n';
+  const r = parseMessage(Buffer.from(raw, 'latin1'));
+  assert.ok(r.ok, 'responses are not rejected for fields only the UAs use');
+  const res = r.message;
+  assert.equal(res.recordRoutes[0]!.uri.toString(), 'sip:p.example;lr');
+  assert.throws(() => res.contacts, /Contact/);
+  assert.equal(res.toBuffer().toString('latin1'), raw, 'relayed byte-exact');
+  // Requests are still validated eagerly (RFC 4475 regbadct and friends).
+  const req = parseMessage(Buffer.from(raw.replace('SIP/2.0 200 OK', 'INVITE sip:b@x SIP/2.0'), 'latin1'));
+  assert.equal(req.ok, false);
+});
