@@ -51,6 +51,7 @@ interface CliOptions {
   rates?: number[];
   duration?: number;
   workers: number;
+  oursWorkers: number;
   host: string;
   mysql: string;
   proxyMain: string;
@@ -76,7 +77,13 @@ function parseCli(argv: string[]): CliOptions {
     .addOption(new Option('--quick', `short run: rates ${QUICK_RATES.join(',')} for 5 s each`).env('BENCH_QUICK').default(false))
     .addOption(new Option('--rates <list>', `registration rates (default ${FULL_RATES.join(',')})`).env('BENCH_RATES').argParser(intList))
     .addOption(new Option('--duration <s>', 'seconds per step (default 10, quick 5)').env('BENCH_DURATION').argParser(positiveInt))
-    .addOption(new Option('--workers <n>', 'worker processes of both registrars').env('BENCH_WORKERS').argParser(positiveInt).default(2))
+    .addOption(new Option('--workers <n>', 'Kamailio children').env('BENCH_WORKERS').argParser(positiveInt).default(2))
+    .addOption(
+      new Option('--ours-workers <n>', 'worker threads of our proxy (1: one event loop, its most efficient setting on two cores; see bench:proxy)')
+        .env('BENCH_OURS_WORKERS')
+        .argParser(positiveInt)
+        .default(1),
+    )
     .addOption(new Option('--host <ip>', 'loopback address').default('127.0.0.1'))
     .addOption(new Option('--mysql <url>', 'MariaDB admin access').env('VOIP_TEST_MYSQL_URL').default('mysql://root@127.0.0.1:3306/mysql'))
     .addOption(new Option('--proxy-main <file>', 'our proxy entry point').default(join(REPO_DIR, 'services/proxy/dist/main.js')))
@@ -208,7 +215,7 @@ async function main(): Promise<number> {
         mainJs: o.proxyMain,
         host: o.host,
         port: ports[1]!,
-        workers: o.workers,
+        workers: o.oursWorkers,
         runDir,
         // SIPp 3.6 answers only the first challenge and only MD5: offer MD5 first (SHA-256 too).
         config: { db: { url }, auth: { algorithms: ['MD5', 'SHA-256'], nonceSecret: secret }, usrloc: { dbMode: 'write-through' } },
@@ -216,7 +223,7 @@ async function main(): Promise<number> {
     );
     console.log('bench:register — digest REGISTER (401 then 200) with subscribers and location in MariaDB');
     console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; node ${process.version}`);
-    console.log(`steps: ${rates.join(', ')} REGISTER/s, ${duration} s each, workers ${o.workers}; database ${dbName}; run dir ${runDir}`);
+    console.log(`steps: ${rates.join(', ')} REGISTER/s, ${duration} s each, Kamailio children ${o.workers}, our worker threads ${o.oursWorkers}; database ${dbName}; run dir ${runDir}`);
     for (const s of servers.values()) {
       await s.start();
       console.log(`started ${s.name} on udp:${s.host}:${s.port}: ${s.commandLine}`);
