@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { JournalAccountingSink, type AccountingSink } from '@voip/acc';
 import { TcpTransport, UdpTransport, type Logger, type MessageSource, type Transport, type TransportAddress, type TransportHost } from '@voip/sip';
 import type { ProxyConfig } from '../config.js';
+import { BatchPort } from './batch-port.js';
 import { ownerOf } from './dispatch.js';
 import type { AccCommand } from './port-accounting-sink.js';
 import type { SendCommand, SocketDescriptor } from './remote-transport.js';
@@ -39,7 +40,9 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
   const sockets: Transport[] = [];
   const socketIndex = new Map<string, number>();
 
-  const post = (k: number, m: ToWorker): void => workers[k]?.postMessage(m);
+  // Hand-offs to each worker go in per-turn batches: one thread wake-up for many messages.
+  const batches: BatchPort<ToWorker>[] = [];
+  const post = (k: number, m: ToWorker): void => batches[k]?.post(m);
   const host: TransportHost = {
     log,
     maxMessageSize: config.maxMessageSize,
@@ -94,9 +97,10 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
     const data: WorkerData = { config: { ...config, auth }, index: k, count, sockets: descriptors, journalInMain: journal !== null };
     const w = new Worker(new URL('./worker-thread.js', import.meta.url), { workerData: data });
     workers.push(w);
+    batches.push(new BatchPort<ToWorker>(w));
     ready.push(
       new Promise<void>((resolve, reject) => {
-        w.on('message', (m: FromWorker | SendCommand | AccCommand) => {
+        const handle = (m: FromWorker | SendCommand | AccCommand): void => {
           switch (m.t) {
             case 'send':
               sockets[m.i]?.send(Buffer.from(m.b.buffer, m.b.byteOffset, m.b.byteLength), m.a, m.p, m.c);
@@ -117,6 +121,9 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
             case 'stopped':
               break;
           }
+        };
+        w.on('message', (batch: (FromWorker | SendCommand | AccCommand)[]) => {
+          for (const m of batch) handle(m);
         });
         w.on('error', (err) => {
           log.error({ err, worker: k }, 'worker thread crashed');
@@ -146,6 +153,7 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
               resolve();
             });
             post(k, { t: 'stop' });
+            batches[k]!.flush();
           }),
       ),
     );

@@ -3,7 +3,6 @@
  * (the main thread), so workers post their records to it. write() stays synchronous and never
  * blocks the SIP path; durability is the main thread's journal's (flush there).
  */
-import type { MessagePort } from 'node:worker_threads';
 import { emptySinkStats, normalizeAccRecord, type AccRecord, type AccountingSink, type AccountingSinkStats } from '@voip/acc';
 
 export interface AccCommand {
@@ -15,7 +14,7 @@ export class PortAccountingSink implements AccountingSink {
   private readonly counters: AccountingSinkStats = emptySinkStats();
   private closed = false;
 
-  constructor(private readonly port: MessagePort) {}
+  constructor(private readonly out: { post(m: AccCommand): void }) {}
 
   write(record: AccRecord): boolean {
     if (this.closed) return false;
@@ -26,7 +25,7 @@ export class PortAccountingSink implements AccountingSink {
     }
     this.counters.accepted++;
     const cmd: AccCommand = { t: 'acc', r: check.record };
-    this.port.postMessage(cmd);
+    this.out.post(cmd);
     return true;
   }
 

@@ -4,7 +4,6 @@
  * thread, which writes them on that socket. So responses leave from the address and port the
  * request arrived on (RFC 3581 symmetric response), whichever worker built them.
  */
-import type { MessagePort } from 'node:worker_threads';
 import type { Transport, TransportAddress, TransportProtocol } from '@voip/sip';
 
 /** What the main thread tells a worker about one of its sockets. */
@@ -33,7 +32,11 @@ export class RemoteTransport implements Transport {
   readonly reliable: boolean;
   readonly index: number;
 
-  constructor(d: SocketDescriptor, private readonly port: MessagePort) {
+  constructor(
+    d: SocketDescriptor,
+    /** The batching channel to the main thread (BatchPort). */
+    private readonly out: { post(m: SendCommand): void },
+  ) {
     this.index = d.index;
     this.protocol = d.protocol;
     this.local = d.local;
@@ -43,7 +46,7 @@ export class RemoteTransport implements Transport {
 
   send(buf: Buffer, address: string, port: number, connectionId?: number | null): void {
     const cmd: SendCommand = { t: 'send', i: this.index, b: buf, a: address, p: port, c: connectionId ?? null };
-    this.port.postMessage(cmd);
+    this.out.post(cmd);
   }
 
   async close(): Promise<void> {

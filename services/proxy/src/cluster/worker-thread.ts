@@ -11,8 +11,9 @@ import type { ProxyConfig } from '../config.js';
 import { setBranchWorker } from '../core/branch.js';
 import type { Binding } from '../modules/location/binding.js';
 import { startProxy } from '../server.js';
-import { PortAccountingSink } from './port-accounting-sink.js';
-import { RemoteTransport, type SocketDescriptor } from './remote-transport.js';
+import { BatchPort } from './batch-port.js';
+import { PortAccountingSink, type AccCommand } from './port-accounting-sink.js';
+import { RemoteTransport, type SendCommand, type SocketDescriptor } from './remote-transport.js';
 
 export interface WorkerData {
   config: ProxyConfig;
@@ -40,6 +41,13 @@ export type FromWorker =
 
 const port = parentPort!;
 const data = workerData as WorkerData;
+// Everything to the main thread travels in per-turn batches (one wake-up for many messages);
+// control messages flush the batch first so order is kept.
+const out = new BatchPort<FromWorker | SendCommand | AccCommand>(port);
+function control(m: FromWorker): void {
+  out.flush();
+  port.postMessage([m]);
+}
 setBranchWorker(data.index);
 const logger = pino({ level: data.config.logLevel, base: { service: 'sip-proxy', worker: data.index } });
 
@@ -62,18 +70,21 @@ try {
     transports: (h) => {
       host = h;
       return data.sockets.map((d) => {
-        const t = new RemoteTransport(d, port);
+        const t = new RemoteTransport(d, out);
         sockets.set(d.index, t);
         return t;
       });
     },
-    ...(data.journalInMain ? { accounting: new PortAccountingSink(port) } : {}),
+    ...(data.journalInMain ? { accounting: new PortAccountingSink(out) } : {}),
   });
   proxy.location.setReplicator({
-    onUpsert: (b) => port.postMessage({ t: 'loc', op: 'upsert', b } satisfies FromWorker),
-    onDelete: (b) => port.postMessage({ t: 'loc', op: 'delete', b } satisfies FromWorker),
+    onUpsert: (b) => out.post({ t: 'loc', op: 'upsert', b }),
+    onDelete: (b) => out.post({ t: 'loc', op: 'delete', b }),
   });
-  port.on('message', (m: ToWorker) => {
+  port.on('message', (batch: ToWorker[]) => {
+    for (const m of batch) handle(m);
+  });
+  const handle = (m: ToWorker): void => {
     switch (m.t) {
       case 'recv':
         host!.receive(bytes(m.b), sourceOf(m.i, m.a, m.p, m.c));
@@ -90,17 +101,17 @@ try {
       case 'stop':
         proxy.close().then(
           () => {
-            port.postMessage({ t: 'stopped' } satisfies FromWorker);
+            control({ t: 'stopped' });
             port.close();
           },
           (err: unknown) => logger.error({ err }, 'error while stopping'),
         );
         break;
     }
-  });
-  port.postMessage({ t: 'ready', admin: proxy.adminUrl } satisfies FromWorker);
+  };
+  control({ t: 'ready', admin: proxy.adminUrl });
 } catch (err) {
   logger.fatal({ err }, 'worker failed to start');
-  port.postMessage({ t: 'failed', error: (err as Error).message } satisfies FromWorker);
+  control({ t: 'failed', error: (err as Error).message });
   port.close();
 }
