@@ -91,12 +91,12 @@ function parseCli(argv: string[]): CliOptions {
     .addOption(
       new Option(
         '--ours-workers <n>',
-        'worker threads of our proxy; 1 (one event loop) is its most efficient setting on a two-core machine shared with SIPp, ' +
-          '2 spreads calls over threads at the cost of a hand-off per message (services/proxy/README.md)',
+        'worker threads of our proxy (both cores: 2, like Kamailio\'s children); 1 = one event loop, which costs less CPU ' +
+          'per call at low rates but saturates sooner (services/proxy/README.md)',
       )
         .env('BENCH_OURS_WORKERS')
         .argParser(positiveInt)
-        .default(1),
+        .default(2),
     )
     .addOption(new Option('--warmup <s>', 'unmeasured warm-up per proxy before the steps (0: none)').env('BENCH_WARMUP').argParser(Number).default(3))
     .addOption(new Option('--hold <ms>', 'call hold time between ACK and BYE').env('BENCH_HOLD_MS').argParser(Number).default(0))
