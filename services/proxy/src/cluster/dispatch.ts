@@ -7,6 +7,8 @@
  *    reach the worker holding its server transaction (§17.2.3, §9.2);
  *  - no Call-ID at all (garbage): worker 0, which answers or drops it like any malformed input.
  */
+import { fnv1a32 } from '../util/fnv.js';
+
 const HEAD_SCAN = 4096;
 const VIA_LINE = /^(?:via|v)[ \t]*:([^\r\n]*)/im;
 const WORKER_TAG = /branch[ \t]*=[ \t]*z9hG4bK-w(\d{1,3})-lp/i;
@@ -14,9 +16,7 @@ const CALL_ID_LINE = /^(?:call-id|i)[ \t]*:[ \t]*([^\r\n]{1,512})/im;
 
 /** FNV-1a over the Call-ID: stable across threads and restarts. */
 export function callIdHash(callId: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < callId.length; i++) h = Math.imul(h ^ callId.charCodeAt(i), 0x01000193);
-  return h >>> 0;
+  return fnv1a32(callId);
 }
 
 export function ownerOf(buf: Buffer, workers: number): number {

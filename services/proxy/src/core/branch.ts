@@ -11,8 +11,9 @@
  * RFC 3261 §16.11: a stateless proxy must produce the same branch for a retransmission, so
  * its branch is derived from the received request's branch.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { SipRequest } from '@voip/sip';
+import { fnv64Hex } from '../util/fnv.js';
 
 const COOKIE = 'z9hG4bK';
 /** Marks our loop-detecting branches: z9hG4bK-lp<16 hex hash>.<counter>.<random> */
@@ -34,22 +35,14 @@ export function setBranchWorker(index: number | null): void {
 
 /**
  * Hash over the loop-invariant parts of `req` as received; `viaBelow` = the Via under ours.
- * Loop detection needs equality, not secrecy: two 32-bit FNV-1a lanes with different offsets
- * (64 bits) over the joined fields, computed without allocating a crypto object per request.
+ * Loop detection needs equality, not secrecy: 64 bits of FNV-1a over the joined fields.
  */
 export function loopHash(req: SipRequest, requestUriAsReceived: string, viaBelow: string): string {
   const s =
     (req.to.tag ?? '') + '\0' + (req.from.tag ?? '') + '\0' + req.callId + '\0' + requestUriAsReceived + '\0' +
     viaBelow + '\0' + req.cseq.seq + '\0' + (req.headers.get('proxy-require') ?? '') + '\0' +
     (req.headers.get('proxy-authorization') ?? '');
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x5bd1e995;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
-  }
-  return ((a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0')).slice(0, HASH_LEN);
+  return fnv64Hex(s).slice(0, HASH_LEN);
 }
 
 export function statefulBranch(hash: string): string {
@@ -75,8 +68,7 @@ const STATELESS_PREFIX = `${COOKIE}-sl`;
 
 /** §16.11: the same received branch (and next hop) always yields the same forwarded branch. */
 export function statelessBranch(receivedBranch: string, nextHop: string): string {
-  const h = createHash('md5').update(receivedBranch).update('\0').update(nextHop).digest('hex');
-  return `${STATELESS_PREFIX}${h.slice(0, 20)}`;
+  return `${STATELESS_PREFIX}${fnv64Hex(receivedBranch + '\0' + nextHop)}`;
 }
 
 /** True for branches we put on requests forwarded statelessly: their responses are relayed by Via. */

@@ -13,7 +13,6 @@ import {
   createCancel,
   createResponse,
   generateTag,
-  NameAddr,
   type ClientTransaction,
   type Logger,
   type MessageSource,
@@ -701,12 +700,7 @@ export class ProxyCore implements TransactionUser, ProxyActions {
 
 /** The next hop of a request: the top Route if any (loose routing), else the R-URI (§16.6 step 7). */
 function nextHopUri(req: SipRequest): Uri {
-  const route = req.headers.values('route')[0];
-  if (route !== undefined) {
-    const uri = parseRouteUri(route);
-    if (uri) return uri;
-  }
-  return req.uri;
+  return req.routes[0]?.uri ?? req.uri;
 }
 
 /** Tells every armed module how the transaction ended; a failing module never breaks routing. */
@@ -721,10 +715,6 @@ function notify(ctx: ForwardingContext, received: SipRequest, source: MessageSou
   }
 }
 
-function parseRouteUri(value: string): Uri | null {
-  const na = NameAddr.parse(value);
-  return na instanceof NameAddr ? na.uri : null;
-}
 
 function unsupportedOptions(required: string[], supported: ReadonlySet<string>): string[] {
   const out: string[] = [];

@@ -2,19 +2,13 @@
  * Route-set processing of RFC 3261 §16.4 and §16.6 (the rr module's work in Kamailio), as pure
  * functions over a request, so routes and the core share one implementation.
  */
-import { NameAddr, SipUri, type SipRequest, type Transport, type Uri } from '@voip/sip';
+import { SipUri, type NameAddr, type SipRequest, type Transport, type Uri } from '@voip/sip';
 import type { LocalIdentity } from './local-identity.js';
 
-function routeUris(req: SipRequest): { value: string; uri: Uri | null }[] {
-  return req.headers.values('route').map((value) => {
-    const na = NameAddr.parse(value);
-    return { value, uri: na instanceof NameAddr ? na.uri : null };
-  });
-}
-
-function setRoutes(req: SipRequest, values: string[]): void {
+/** Rewrites the route set (the parser validated and cached it: `req.routes`). */
+function setRoutes(req: SipRequest, routes: readonly (NameAddr | string)[]): void {
   req.headers.remove('route');
-  for (const v of values) req.headers.append('Route', v);
+  for (const r of routes) req.headers.append('Route', r.toString());
 }
 
 function hostPort(t: Transport, advertised: string | null): string {
@@ -48,18 +42,18 @@ export function looseRoute(req: SipRequest, identity: LocalIdentity): boolean {
   // §16.4: an R-URI we put in a Record-Route means the previous hop was a strict router; the
   // real R-URI is the last Route value.
   if (isOwnRecordRouteUri(req.uri, identity)) {
-    const routes = routeUris(req);
+    const routes = [...req.routes];
     const last = routes.pop();
-    if (last?.uri) {
+    if (last) {
       req.uri = last.uri;
-      setRoutes(req, routes.map((r) => r.value));
+      setRoutes(req, routes);
       processed = true;
     }
   }
   // §16.4: the top Route naming us is removed; with double record-routing the second too.
   for (let i = 0; i < 2; i++) {
-    const top = routeUris(req)[0];
-    if (!top?.uri || !identity.isMyself(top.uri)) break;
+    const top = req.routes[0];
+    if (!top || !identity.isMyself(top.uri)) break;
     req.headers.removeFirstValue('route');
     processed = true;
     if (!(top.uri instanceof SipUri) || !top.uri.params.has('r2')) break;
@@ -77,10 +71,10 @@ function isOwnRecordRouteUri(uri: Uri, identity: LocalIdentity): boolean {
  * route in the R-URI: push the R-URI to the end of the route set and move the top Route into it.
  */
 export function strictRouteFixup(req: SipRequest): void {
-  const routes = routeUris(req);
+  const routes = req.routes;
   const top = routes[0];
   if (!(top?.uri instanceof SipUri) || top.uri.lr) return;
-  const rest = routes.slice(1).map((r) => r.value);
+  const rest: (NameAddr | string)[] = routes.slice(1);
   rest.push(`<${req.uri.toString()}>`);
   req.uri = top.uri;
   setRoutes(req, rest);
