@@ -10,6 +10,7 @@
  * that state; route functions and modules hold none.
  */
 import {
+  SipUri,
   createCancel,
   createResponse,
   generateTag,
@@ -202,7 +203,7 @@ export class ProxyCore implements TransactionUser, ProxyActions {
   private isForUs(req: SipRequest): boolean {
     if (!this.isMyself(req.uri)) return false;
     if (req.method === 'REGISTER') return true;
-    return req.uri.scheme !== 'tel' && (req.uri as { user: string | null }).user === null;
+    return req.uri instanceof SipUri && req.uri.user === null;
   }
 
   private isLooped(req: SipRequest): boolean {
