@@ -87,6 +87,161 @@ export interface LocationRow {
   partition: number;
 }
 
+/** `trusted` (permissions module): a peer whose requests skip digest auth (allow_trusted). */
+export interface TrustedRow {
+  id: number;
+  /** Source IP address of the peer (IPv4 or IPv6 text). */
+  srcIp: string;
+  /** any, udp, tcp, tls, sctp, ws, wss (Kamailio's `proto`, lower case). */
+  proto: string;
+  /** Regular expression the From URI must match; null = any. */
+  fromPattern: string | null;
+  /** Regular expression the R-URI must match; null = any. */
+  ruriPattern: string | null;
+  /** Free text copied to the request (peer_tag AVP): e.g. the gateway's name. */
+  tag: string | null;
+  priority: number;
+}
+
+/** `address` (permissions module): network ranges in groups (allow_source_address, allow_trusted fallback grp 1). */
+export interface AddressRow {
+  id: number;
+  grp: number;
+  ipAddr: string;
+  /** Prefix length (32 = one IPv4 host, 128 = one IPv6 host). */
+  mask: number;
+  /** 0 = any port. */
+  port: number;
+  tag: string | null;
+}
+
+/** `lcr_gw`: one gateway of an LCR instance (lcr module, Kamailio 5.x). */
+export interface LcrGatewayRow {
+  id: number;
+  lcrId: number;
+  gwName: string | null;
+  ipAddr: string | null;
+  hostname: string | null;
+  /** null = default port of the transport. */
+  port: number | null;
+  /** URI parameters appended to the gateway URI, e.g. ";user=phone". */
+  params: string | null;
+  /** 1 = sip, 2 = sips; null = sip. */
+  uriScheme: number | null;
+  /** 1 = UDP, 2 = TCP, 3 = TLS, 4 = SCTP; null = UDP. */
+  transport: number | null;
+  /** Leading digits removed from the R-URI user before prefix is added. */
+  strip: number | null;
+  prefix: string | null;
+  tag: string | null;
+  flags: number;
+  /** Non-null and non-zero: the gateway is out of service (skipped by load_gws). */
+  defunct: number | null;
+}
+
+/** `lcr_rule`: a prefix (and optional From pattern) that routes to targets (lcr module). */
+export interface LcrRuleRow {
+  id: number;
+  lcrId: number;
+  /** Longest matching prefix wins; null/'' matches every number. */
+  prefix: string | null;
+  /** Regular expression on the caller's URI; null = any caller. */
+  fromUri: string | null;
+  /** Regular expression on the R-URI; null = any. */
+  requestUri: string | null;
+  mtTvalue: string | null;
+  /** 1 = no shorter-prefix rules are considered after this one matches. */
+  stopper: number;
+  enabled: number;
+}
+
+/** `lcr_rule_target`: a gateway of a rule, with priority (lower first) and weight. */
+export interface LcrRuleTargetRow {
+  id: number;
+  lcrId: number;
+  ruleId: number;
+  gwId: number;
+  priority: number;
+  weight: number;
+}
+
+/** `speed_dial` (speeddial module): username@domain dials sd_username and reaches new_uri. */
+export interface SpeedDialRow {
+  id: number;
+  username: string;
+  domain: string;
+  sdUsername: string;
+  sdDomain: string;
+  newUri: string;
+  fname: string;
+  lname: string;
+  description: string;
+}
+
+/** `dialplan` (dialplan module): one translation rule of dial plan `dpid`. */
+export interface DialplanRow {
+  id: number;
+  dpid: number;
+  /** Lower number = tried first. */
+  pr: number;
+  /** 0 = equal, 1 = regular expression, 2 = fnmatch. */
+  matchOp: number;
+  matchExp: string;
+  /** 0 = any length. */
+  matchLen: number;
+  substExp: string;
+  replExp: string;
+  /** Free text returned with a match; we keep "group=<acl group>" there. */
+  attrs: string;
+}
+
+/** Create/remove helpers take a row without its database id. */
+export type NewRow<T extends { id: number }> = Omit<T, 'id'>;
+
+export interface TrustedRepository {
+  list(): Promise<TrustedRow[]>;
+  /** The new row's id. */
+  add(row: NewRow<TrustedRow>): Promise<number>;
+  /** Removes every row of this source IP; the number removed. */
+  removeBySrcIp(srcIp: string): Promise<number>;
+}
+
+export interface AddressRepository {
+  list(): Promise<AddressRow[]>;
+  add(row: NewRow<AddressRow>): Promise<number>;
+  remove(id: number): Promise<boolean>;
+}
+
+/** The LCR tables; reads are whole-table loads (the proxy keeps them in memory, like Kamailio's lcr). */
+export interface LcrRepository {
+  gateways(): Promise<LcrGatewayRow[]>;
+  rules(): Promise<LcrRuleRow[]>;
+  targets(): Promise<LcrRuleTargetRow[]>;
+  /** Fails with STORAGE_ERR_DUPLICATE when a gateway of that name exists in the LCR instance. */
+  addGateway(row: NewRow<LcrGatewayRow>): Promise<number>;
+  /** Removes the gateway and its rule targets; false when no such gateway. */
+  removeGateway(lcrId: number, gwName: string): Promise<boolean>;
+  addRule(row: NewRow<LcrRuleRow>): Promise<number>;
+  /** Removes the rule and its targets. */
+  removeRule(id: number): Promise<boolean>;
+  addTarget(row: NewRow<LcrRuleTargetRow>): Promise<number>;
+}
+
+export interface SpeedDialRepository {
+  /** The entry username@domain dialled as sdUsername, or null. */
+  lookup(username: string, domain: string, sdUsername: string): Promise<SpeedDialRow | null>;
+  list(account?: { username: string; domain: string }): Promise<SpeedDialRow[]>;
+  /** Fails with STORAGE_ERR_DUPLICATE when the short number is taken for that user. */
+  add(row: NewRow<SpeedDialRow>): Promise<number>;
+  remove(username: string, domain: string, sdUsername: string): Promise<boolean>;
+}
+
+export interface DialplanRepository {
+  list(dpid?: number): Promise<DialplanRow[]>;
+  add(row: NewRow<DialplanRow>): Promise<number>;
+  remove(id: number): Promise<boolean>;
+}
+
 export interface SubscriberRepository {
   get(username: string, domain: string): Promise<Subscriber | null>;
   /** Fails with STORAGE_ERR_DUPLICATE when the account exists. */
@@ -161,6 +316,11 @@ export interface Storage {
   readonly groups: GroupRepository;
   readonly preferences: PreferenceRepository;
   readonly location: LocationRepository;
+  readonly trusted: TrustedRepository;
+  readonly addresses: AddressRepository;
+  readonly lcr: LcrRepository;
+  readonly speedDial: SpeedDialRepository;
+  readonly dialplan: DialplanRepository;
   /** Creates missing tables (and the version rows); an existing Kamailio database is completed, not replaced. */
   initSchema(): Promise<SchemaReport>;
   /** table_name -> table_version from the `version` table. */
@@ -176,4 +336,15 @@ export const REQUIRED_TABLE_VERSIONS: Readonly<Record<string, number>> = {
   domain: 2,
   grp: 2,
   usr_preferences: 2,
+};
+
+/** Tables of the provider route (chapters 7–8); checked when the provider route runs. */
+export const PROVIDER_TABLE_VERSIONS: Readonly<Record<string, number>> = {
+  trusted: 6,
+  address: 6,
+  lcr_gw: 3,
+  lcr_rule: 3,
+  lcr_rule_target: 1,
+  speed_dial: 2,
+  dialplan: 2,
 };
