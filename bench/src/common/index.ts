@@ -8,3 +8,4 @@ export * from './stats.js';
 export * from './report-table.js';
 export * from './rate-stepper.js';
 export * from './servers.js';
+export * from './bench-database.js';

@@ -6,6 +6,7 @@
  * per 1000 calls at fixed rates, and the ratios. Method and pitfalls: bench/README.md.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -18,16 +19,21 @@ import {
   KamailioServer,
   OurProxyServer,
   ProcessRegistry,
+  benchDbUrl,
+  mysqlAdminOf,
+  mysqlAdminQuery,
+  runSipctl,
   receiveBufferWarning,
   freeUdpPorts,
   runInterleavedSteps,
   type SipServer,
 } from '../common/index.js';
-import { runCallStep, type CallStepConfig, type CallStepResult } from './call-step.js';
+import { runCallStep, type CallStepConfig, type CallStepResult, type ProviderCallConfig } from './call-step.js';
 import { formatStepRow, formatStepTable, formatSummary } from './call-report.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REPO_DIR = resolve(BENCH_DIR, '..');
+const SIPCTL = join(REPO_DIR, 'services', 'proxy', 'dist', 'cli', 'sipctl.js');
 const OURS = 'ours';
 const PEER = 'kamailio';
 
@@ -45,11 +51,13 @@ interface CliOptions {
   hold: number;
   warmup: number;
   routeBy: 'ruri' | 'registrar';
+  route: 'standard' | 'provider';
+  mysql: string;
   recvTimeout: number;
   giveUpAfter: number;
   host: string;
   proxyMain: string;
-  kamailioCfg: string;
+  kamailioCfg?: string;
   json?: string;
   oursConfig?: string;
   keep: boolean;
@@ -106,11 +114,26 @@ function parseCli(argv: string[]): CliOptions {
         .choices(['ruri', 'registrar'])
         .default('ruri'),
     )
+    .addOption(
+      new Option(
+        '--route <route>',
+        'standard: the chapter-4 relay; provider: the book\'s final configuration (digest-authenticated caller, ' +
+          'ACL group, E.164 normalisation, LCR to a SIPp gateway) on MariaDB, Kamailio with auth_db/group/avpops/alias_db/lcr',
+      )
+        .env('BENCH_ROUTE')
+        .choices(['standard', 'provider'])
+        .default('standard'),
+    )
+    .addOption(
+      new Option('--mysql <url>', 'MariaDB admin access for --route provider (a database is created and dropped)')
+        .env('VOIP_TEST_MYSQL_URL')
+        .default('mysql://root@127.0.0.1:3306'),
+    )
     .addOption(new Option('--recv-timeout <ms>', 'SIPp fails a call waiting longer than this').argParser(positiveInt).default(5000))
     .addOption(new Option('--give-up-after <n>', 'stop a proxy after this many unstable steps in a row').argParser(positiveInt).default(2))
     .addOption(new Option('--host <ip>', 'loopback address for proxies and SIPp').default('127.0.0.1'))
     .addOption(new Option('--proxy-main <file>', 'our proxy entry point').default(join(REPO_DIR, 'services/proxy/dist/main.js')))
-    .addOption(new Option('--kamailio-cfg <file>', 'Kamailio config').default(join(BENCH_DIR, 'kamailio/proxy.cfg')))
+    .addOption(new Option('--kamailio-cfg <file>', 'Kamailio config (default kamailio/proxy.cfg, or kamailio/provider.cfg with --route provider)'))
     .addOption(new Option('--ours-config <file>', 'YAML merged into the config the bench writes for our proxy (tuning)'))
     .addOption(new Option('--json <file>', 'also write all results as JSON'))
     .addOption(new Option('--keep', 'keep the run directory (logs, SIPp statistics)').default(false))
@@ -147,12 +170,36 @@ async function main(): Promise<number> {
     return 2;
   }
 
+  if (o.route === 'provider' && !existsSync(SIPCTL)) {
+    console.error(`BENCH_ERR_NO_PROXY: ${SIPCTL} does not exist (build services/proxy first)`);
+    return 2;
+  }
+
   const runDir = mkdtempSync(join(tmpdir(), 'bench-proxy-'));
   const registry = new ProcessRegistry();
+  const admin = mysqlAdminOf(o.mysql);
+  const dbName = `bench_provider_${process.pid}_${randomBytes(3).toString('hex')}`;
+  let dbCreated = false;
   const removeHandlers = installCleanupHandlers(registry, () => {
+    if (dbCreated && !o.keep) {
+      try {
+        mysqlAdminQuery(admin, `DROP DATABASE IF EXISTS \`${dbName}\``);
+      } catch (err) {
+        console.error((err as Error).message);
+      }
+      dbCreated = false;
+    }
     if (!o.keep) rmSync(runDir, { recursive: true, force: true });
   });
-  const ports = await freeUdpPorts(o.host, 2);
+  const ports = await freeUdpPorts(o.host, 3);
+  // --route provider: both proxies read one database; the SIPp gateway listens on a fixed port.
+  let provider: ProviderSetup | null = null;
+  if (o.route === 'provider') {
+    mysqlAdminQuery(admin, `CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4`);
+    dbCreated = true;
+    provider = provisionProvider(benchDbUrl(admin, dbName), o.host, ports[2]!);
+  }
+  const kamailioCfg = o.kamailioCfg ?? join(BENCH_DIR, 'kamailio', o.route === 'provider' ? 'provider.cfg' : 'proxy.cfg');
   const servers = new Map<string, SipServer>();
   const notes: string[] = [];
   try {
@@ -161,11 +208,12 @@ async function main(): Promise<number> {
         PEER,
         new KamailioServer(registry, {
           name: PEER,
-          configFile: o.kamailioCfg,
+          configFile: kamailioCfg,
           host: o.host,
           port: ports[0]!,
           children: o.workers,
           runDir,
+          defines: provider === null ? [] : [`DBURL="${provider.dbUrl}"`, `SECRET="${provider.secret}"`],
         }),
       );
     }
@@ -179,12 +227,24 @@ async function main(): Promise<number> {
           port: ports[1]!,
           workers: o.oursWorkers,
           runDir,
-          config: o.oursConfig === undefined ? {} : readYamlMapping(o.oursConfig),
+          config: {
+            ...(provider === null
+              ? {}
+              : // The benchmark config is the lab's config minus nothing: database, provider route, digest
+                // auth (MD5: SIPp 3.6 knows no other), the same nonce secret as Kamailio's.
+                { db: { url: provider.dbUrl }, route: 'provider', auth: { algorithms: ['MD5'], nonceSecret: provider.secret } }),
+            ...(o.oursConfig === undefined ? {} : readYamlMapping(o.oursConfig)),
+          },
         }),
       );
     }
 
-    console.log('bench:proxy — calls through a stateful, record-routing proxy (SIPp UAC -> proxy -> SIPp UAS)');
+    console.log(
+      provider === null
+        ? 'bench:proxy — calls through a stateful, record-routing proxy (SIPp UAC -> proxy -> SIPp UAS)'
+        : `bench:proxy --route provider — digest-authenticated calls to a long-distance number, ACL group ld, E.164, LCR ` +
+            `(SIPp UAC -> proxy -> SIPp gateway udp:${o.host}:${provider.call.gatewayPort}); database ${dbName}`,
+    );
     console.log(
       `machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ` +
         `SIPp ${versionOf('sipp', ['-v'], /v[\d.]+/)}, Kamailio ${versionOf('kamailio', ['-v'], /kamailio [\d.]+/)}, node ${process.version}`,
@@ -215,6 +275,7 @@ async function main(): Promise<number> {
       ticksPerSecond: clockTicksPerSecond(),
       sippBinary: 'sipp',
       routeBy: o.routeBy,
+      ...(provider === null ? {} : { provider: provider.call }),
     };
     // An unmeasured warm-up per proxy: our proxy's JIT compiles its hot paths and both fill
     // their transaction tables once, so the first measured step is not a start-up measurement.
@@ -251,7 +312,7 @@ async function main(): Promise<number> {
     console.log(formatSummary(results, o.fixedRates, OURS, PEER));
     for (const n of notes) console.log(`WARNING: ${n}`);
     if (o.json !== undefined) {
-      writeFileSync(o.json, JSON.stringify({ rates, duration, workers: o.workers, routeBy: o.routeBy, notes, results }, null, 2));
+      writeFileSync(o.json, JSON.stringify({ rates, duration, workers: o.workers, route: o.route, routeBy: o.routeBy, notes, results }, null, 2));
       console.log(`\nresults written to ${o.json}`);
     }
     if (o.keep) console.log(`\nlogs and SIPp statistics kept in ${runDir}`);
@@ -260,8 +321,33 @@ async function main(): Promise<number> {
     for (const s of [...servers.values()].reverse()) await s.stop().catch(() => undefined);
     await registry.stopAll();
     removeHandlers();
+    if (dbCreated && !o.keep) mysqlAdminQuery(admin, `DROP DATABASE IF EXISTS \`${dbName}\``);
     if (!o.keep) rmSync(runDir, { recursive: true, force: true });
   }
+}
+
+interface ProviderSetup {
+  readonly dbUrl: string;
+  readonly secret: string;
+  readonly call: ProviderCallConfig;
+}
+
+/**
+ * The provider data both proxies route by, written with our sipctl into Kamailio's tables: one
+ * domain, one caller allowed long-distance calls, one gateway (the SIPp UAS) behind an LCR rule
+ * for +1 (the E.164 form of a North-American number after the dial plan's strip 1 / prefix +1).
+ */
+function provisionProvider(dbUrl: string, host: string, gatewayPort: number): ProviderSetup {
+  const domain = 'bench.example.com';
+  const call: ProviderCallConfig = { gatewayPort, user: 'caller', password: 'bench-secret', domain, dial: '12125551234' };
+  const sipctl = (args: string[]): void => runSipctl(SIPCTL, ['--db', dbUrl, ...args]);
+  sipctl(['db', 'init']);
+  sipctl(['domain', 'add', domain]);
+  sipctl(['add', `${call.user}@${domain}`, call.password]);
+  sipctl(['acl', 'grant', `${call.user}@${domain}`, 'ld']);
+  sipctl(['lcr', 'gw', 'add', 'gw1', `${host}:${gatewayPort}`]);
+  sipctl(['lcr', 'rule', 'add', '+1', '--gw', 'gw1']);
+  return { dbUrl, secret: randomBytes(16).toString('hex'), call };
 }
 
 main().then(

@@ -25,6 +25,7 @@ import {
   type CpuSample,
   type ProcessRegistry,
   type SipServer,
+  type SippOptions,
   type SippResult,
   type StepOutcome,
 } from '../common/index.js';
@@ -51,6 +52,21 @@ export interface CallStepConfig {
    * registrar's location lookup.
    */
   readonly routeBy: 'ruri' | 'registrar';
+  /**
+   * The provider route (`--route provider`): an authenticated caller dials a PSTN number and the
+   * proxy relays by LCR to the gateway, which is the step's UAS on this fixed port (the gateway
+   * is provisioned once in the database, so the UAS cannot move from step to step).
+   */
+  readonly provider?: ProviderCallConfig;
+}
+
+export interface ProviderCallConfig {
+  readonly gatewayPort: number;
+  readonly user: string;
+  readonly password: string;
+  readonly domain: string;
+  /** The number dialled (e.g. 12125551234: long distance in the book's dial plan). */
+  readonly dial: string;
 }
 
 export interface CallStepResult extends StepOutcome {
@@ -96,7 +112,8 @@ export async function runCallStep(
   stepDir: string,
 ): Promise<CallStepResult> {
   mkdirSync(stepDir, { recursive: true });
-  const [uasPort, uacPort, regPort] = await freeUdpPorts(cfg.host, 3);
+  const [freePort, uacPort, regPort] = await freeUdpPorts(cfg.host, 3);
+  const uasPort = cfg.provider?.gatewayPort ?? freePort;
   const planned = Math.max(1, Math.round(rate * cfg.durationSec));
 
   const uas = SippRun.start(
@@ -130,25 +147,30 @@ export async function runCallStep(
   const t0 = Date.now();
   const timer = setInterval(pushSample, SAMPLE_INTERVAL_MS, sampler, samples);
 
-  const uac = SippRun.start(
-    registry,
-    {
-      role: 'uac',
-      scenarioFile: join(cfg.scenariosDir, 'uac-call.xml'),
-      localIp: cfg.host,
-      localPort: uacPort!,
-      remote: `${server.host}:${server.port}`,
-      rate,
-      maxCalls: planned,
-      pauseMs: cfg.callHoldMs,
-      service: user,
-      keys: { uas: requestUriHost },
-      recvTimeoutMs: cfg.recvTimeoutMs,
-      traceRtt: true,
-      workDir: stepDir,
-    },
-    cfg.sippBinary,
-  );
+  // Both variants: SIPp sends every request to the proxy; what differs is whom the INVITE names.
+  const common = {
+    role: 'uac' as const,
+    localIp: cfg.host,
+    localPort: uacPort!,
+    remote: `${server.host}:${server.port}`,
+    rate,
+    maxCalls: planned,
+    pauseMs: cfg.callHoldMs,
+    recvTimeoutMs: cfg.recvTimeoutMs,
+    traceRtt: true,
+    workDir: stepDir,
+  };
+  const p = cfg.provider;
+  const uacOptions: SippOptions =
+    p === undefined
+      ? { ...common, scenarioFile: join(cfg.scenariosDir, 'uac-call.xml'), service: user, keys: { uas: requestUriHost } }
+      : {
+          ...common,
+          scenarioFile: join(cfg.scenariosDir, 'uac-call-auth.xml'),
+          keys: { user: p.user, domain: p.domain, dial: p.dial },
+          extraArgs: ['-au', p.user, '-ap', p.password],
+        };
+  const uac = SippRun.start(registry, uacOptions, cfg.sippBinary);
 
   const notes: string[] = [];
   // SIPp may fall behind the target rate; give it twice the planned time, plus time for the

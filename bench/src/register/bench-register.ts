@@ -9,7 +9,6 @@
  * The database is created for the run and dropped at the end (VOIP_TEST_MYSQL_URL or --mysql gives
  * the admin access, default root on 127.0.0.1:3306).
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -28,6 +27,10 @@ import {
   OurProxyServer,
   ProcessRegistry,
   runInterleavedSteps,
+  benchDbUrl,
+  mysqlAdminOf,
+  mysqlAdminQuery,
+  runSipctl,
   type Column,
   type SipServer,
   type TargetSteps,
@@ -93,38 +96,6 @@ function parseCli(argv: string[]): CliOptions {
     .opts<CliOptions>();
 }
 
-interface Admin {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-}
-
-function admin(url: string): Admin {
-  const u = new URL(url);
-  return { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username) || 'root', password: decodeURIComponent(u.password) };
-}
-
-function dbUrl(a: Admin, db: string): string {
-  const auth = a.password ? `${encodeURIComponent(a.user)}:${encodeURIComponent(a.password)}` : encodeURIComponent(a.user);
-  return `mysql://${auth}@${a.host}:${a.port}/${db}`;
-}
-
-/** The mysql client for CREATE/DROP DATABASE (password through the environment, not argv). */
-function mysqlAdmin(a: Admin, sql: string): void {
-  const r = spawnSync('mysql', ['-h', a.host, '-P', String(a.port), '-u', a.user, '-e', sql], {
-    encoding: 'utf8',
-    env: { ...process.env, ...(a.password ? { MYSQL_PWD: a.password } : {}) },
-    timeout: 30_000,
-  });
-  if (r.status !== 0) throw new Error(`BENCH_ERR_MYSQL: ${sql}: ${(r.stderr || r.error?.message || '').trim()}`);
-}
-
-function sipctl(args: string[]): void {
-  const r = spawnSync(process.execPath, [SIPCTL, ...args], { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`BENCH_ERR_SIPCTL: sipctl ${args.filter((a) => !a.startsWith('mysql://')).join(' ')}: ${r.stderr.trim()}`);
-}
-
 const COLUMNS: readonly Column[] = [
   { header: 'target/s', align: 'right' },
   { header: 'REGISTER/s', align: 'right' },
@@ -168,16 +139,16 @@ async function main(): Promise<number> {
       return 2;
     }
   }
-  const a = admin(o.mysql);
+  const a = mysqlAdminOf(o.mysql);
   const dbName = `bench_register_${process.pid}_${randomBytes(3).toString('hex')}`;
-  const url = dbUrl(a, dbName);
+  const url = benchDbUrl(a, dbName);
   const runDir = mkdtempSync(join(tmpdir(), 'bench-register-'));
   const registry = new ProcessRegistry();
   let dbCreated = false;
   const cleanup = (): void => {
     if (dbCreated && !o.keep) {
       try {
-        mysqlAdmin(a, `DROP DATABASE IF EXISTS \`${dbName}\``);
+        mysqlAdminQuery(a, `DROP DATABASE IF EXISTS \`${dbName}\``);
       } catch (err) {
         console.error((err as Error).message);
       }
@@ -188,12 +159,12 @@ async function main(): Promise<number> {
   const removeHandlers = installCleanupHandlers(registry, cleanup);
   const servers = new Map<string, SipServer>();
   try {
-    mysqlAdmin(a, `CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4`);
+    mysqlAdminQuery(a, `CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4`);
     dbCreated = true;
-    sipctl(['--db', url, 'db', 'init']);
-    sipctl(['--db', url, 'domain', 'add', DOMAIN]);
+    runSipctl(SIPCTL, ['--db', url, 'db', 'init']);
+    runSipctl(SIPCTL, ['--db', url, 'domain', 'add', DOMAIN]);
     // One subscriber per registrar (same password, same work), so neither sees the other's bindings.
-    for (const t of [OURS, PEER]) sipctl(['--db', url, 'add', `bench-${t}@${DOMAIN}`, PASSWORD]);
+    for (const t of [OURS, PEER]) runSipctl(SIPCTL, ['--db', url, 'add', `bench-${t}@${DOMAIN}`, PASSWORD]);
     const secret = randomBytes(16).toString('hex');
     const ports = await freeUdpPorts(o.host, 2);
     servers.set(
