@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { repoRoot } from './paths.js';
@@ -31,10 +31,14 @@ function compose(args: string[]): { status: number | null; stdout: string; stder
 
 /** The file as Compose resolves it (interpolation, YAML merge keys applied). */
 function resolved(): { services: Record<string, ComposeService> } {
-  const r = compose(['--profile', 'phones', '--profile', 'voicemail', 'config']);
+  const r = compose(['--profile', 'phones', '--profile', 'asterisk', 'config']);
   assert.equal(r.status, 0, r.stderr);
   return parse(r.stdout) as { services: Record<string, ComposeService> };
 }
+
+const DEFAULT_SERVICES = ['mariadb', 'provision', 'proxy', 'rtp-relay', 'freeradius', 'radius-acct', 'voicemail-bridge', 'gw1', 'gw2'];
+const LONG_RUNNING = DEFAULT_SERVICES.filter((s) => s !== 'provision');
+const PHONES = ['phone-alice', 'phone-bob', 'phone-carol', 'nat-router'];
 
 describe('compose.yaml (the lab)', () => {
   it('passes `docker-compose config -q`', () => {
@@ -42,18 +46,25 @@ describe('compose.yaml (the lab)', () => {
     assert.equal(r.status, 0, r.stderr);
   });
 
-  it('defines the whole lab, phones and voicemail behind profiles', () => {
-    const all = compose(['--profile', 'phones', '--profile', 'voicemail', 'config', '--services']);
+  it('defines the whole lab, phones and Asterisk behind profiles', () => {
+    const all = compose(['--profile', 'phones', '--profile', 'asterisk', 'config', '--services']);
     assert.equal(all.status, 0, all.stderr);
     const services = new Set(all.stdout.trim().split('\n'));
-    for (const s of ['mariadb', 'proxy', 'rtpproxy', 'freeradius', 'radius-acct', 'asterisk', 'phone-alice', 'phone-bob', 'phone-bob-register']) {
-      assert.ok(services.has(s), `service ${s} missing`);
-    }
-    // `docker compose up` without profiles starts the infrastructure only.
+    for (const s of [...DEFAULT_SERVICES, 'asterisk', ...PHONES]) assert.ok(services.has(s), `service ${s} missing`);
+    // `docker compose up` without profiles starts the provider itself, no phones.
     const doc = resolved();
-    for (const s of ['mariadb', 'proxy', 'rtpproxy', 'freeradius', 'radius-acct']) assert.equal(doc.services[s]?.profiles, undefined, `${s} must start by default`);
-    assert.deepEqual(doc.services.asterisk?.profiles, ['voicemail']);
-    for (const s of ['phone-alice', 'phone-bob', 'phone-bob-register']) assert.deepEqual(doc.services[s]?.profiles, ['phones']);
+    for (const s of DEFAULT_SERVICES) assert.equal(doc.services[s]?.profiles, undefined, `${s} must start by default`);
+    assert.deepEqual(doc.services.asterisk?.profiles, ['asterisk']);
+    for (const s of PHONES) assert.deepEqual(doc.services[s]?.profiles, ['phones']);
+  });
+
+  it('runs the proxy over the lab database after the one-shot provisioning', () => {
+    const doc = resolved() as unknown as { services: Record<string, ComposeService & { command?: string[]; depends_on?: Record<string, { condition: string }> }> };
+    const proxy = doc.services.proxy!;
+    const db = proxy.command?.indexOf('--db') ?? -1;
+    assert.ok(db >= 0 && /^mysql:\/\/[^@]+@mariadb:3306\/openser$/.test(proxy.command?.[db + 1] ?? ''), `proxy command: ${JSON.stringify(proxy.command)}`);
+    assert.equal(proxy.depends_on?.provision?.condition, 'service_completed_successfully');
+    assert.equal(doc.services.provision?.depends_on?.mariadb?.condition, 'service_healthy');
   });
 
   it('builds every image from a Dockerfile that exists, with healthchecks on the servers', () => {
@@ -63,12 +74,20 @@ describe('compose.yaml (the lab)', () => {
       // Compose prints the context as an absolute path.
       const dockerfile = join(svc.build.context ?? repoRoot, svc.build.dockerfile ?? 'Dockerfile');
       assert.ok(existsSync(dockerfile), `${name}: ${dockerfile} missing`);
-      if (svc.build.args?.SERVICE) {
-        assert.ok(existsSync(join(repoRoot, 'services', svc.build.args.SERVICE, 'package.json')), `${name}: no service ${svc.build.args.SERVICE}`);
-      }
     }
-    for (const name of ['mariadb', 'proxy', 'rtpproxy', 'freeradius', 'radius-acct']) {
-      assert.ok(doc.services[name]?.healthcheck, `${name} has no healthcheck`);
+    // Services sharing an image: the one that builds it must be in the default set.
+    for (const [name, svc] of Object.entries(doc.services)) {
+      if (svc.build !== undefined || svc.image === undefined) continue;
+      const builder = Object.entries(doc.services).find(([, o]) => o.image === svc.image && o.build !== undefined);
+      assert.ok(builder, `${name}: nothing builds ${svc.image}`);
+    }
+    for (const name of LONG_RUNNING) {
+      const svc = doc.services[name];
+      const image = svc?.image;
+      // A healthcheck in compose.yaml or in the image's Dockerfile (HEALTHCHECK).
+      const builder = Object.values(doc.services).find((o) => o.image === image && o.build !== undefined);
+      const dockerfile = builder?.build ? readFileSync(join(builder.build.context ?? repoRoot, builder.build.dockerfile ?? 'Dockerfile'), 'utf8') : '';
+      assert.ok(svc?.healthcheck !== undefined || /^HEALTHCHECK /m.test(dockerfile), `${name} has no healthcheck`);
     }
   });
 });

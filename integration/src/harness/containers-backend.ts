@@ -1,12 +1,20 @@
 /**
  * Containers backend: the same programs, from the images compose.yaml builds, started with
- * Testcontainers (its reaper removes every container of the session even if the test process
- * dies) and dockerode (exit codes of one-shot SIPp runs). Containers use host networking, so
+ * Testcontainers (its reaper, where it runs, removes every container of the session even if
+ * the test process dies) and dockerode (exit codes of one-shot SIPp runs). Containers use host networking, so
  * the proxy, SIPp and the test process share 127.0.0.1 exactly as in the native backend and
  * the tests' addresses, ports and black-hole sockets work unchanged. The work directory and
  * the scenarios are bind-mounted at their host paths, so trace files land where the native
  * backend would put them. Needs a Linux Docker engine (host networking).
+ *
+ * Opt-in: INTEGRATION_BACKEND=containers (select-backend.ts). Where no registry answers (our
+ * CI) Testcontainers' reaper image (testcontainers/ryuk) cannot be pulled: run with
+ * TESTCONTAINERS_RYUK_DISABLED=true; close() and an exit hook (`docker rm -f`) still remove
+ * every container this backend started, and scripts/docker/dockerd.sh removes whatever is
+ * left when it stops its engine. The images: scripts/docker/build-images.sh.
  */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -18,7 +26,7 @@ import type {
 } from './backend.js';
 import { HarnessError } from './errors.js';
 import { collectSippResult } from './native-backend.js';
-import { dockerDir, kamailioStandardCfg, repoRoot, scenariosDir, sipReadyCli } from './paths.js';
+import { dockerDir, kamailioStandardCfg, repoRoot, sipReadyCli } from './paths.js';
 import { allocatePort } from './ports.js';
 import { PROGRAMS, imageFor, type ProgramSpec } from './programs.js';
 import { proxyLaunch } from './proxy-command.js';
@@ -27,7 +35,35 @@ import { sippArgs, sippFiles, type SippFiles } from './sipp-args.js';
 import { WorkDir } from './workdir.js';
 
 const HOST = '127.0.0.1';
+const integrationDir = join(repoRoot, 'integration');
 const TAIL_BYTES = 16 * 1024;
+/**
+ * Containers run as the test process's user, like the native backend's processes: they read
+ * and write the bind-mounted work directory (configs, SIPp traces, journals) with the same
+ * permissions, whatever user the image names.
+ */
+const HOST_USER = typeof process.getuid === 'function' ? `${process.getuid()}:${process.getgid?.() ?? 0}` : undefined;
+
+/**
+ * Containers still running when the test process exits (a crash, an interrupted run): with
+ * Ryuk disabled nobody else removes them, so the exit hook does, synchronously through the
+ * docker CLI (an exit handler cannot wait for dockerode's promises).
+ */
+const liveContainers = new Set<string>();
+let exitHookInstalled = false;
+function track(id: string): void {
+  liveContainers.add(id);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    if (liveContainers.size === 0) return;
+    try {
+      execFileSync('docker', ['rm', '-f', ...liveContainers], { stdio: 'ignore', timeout: 30_000 });
+    } catch {
+      // the engine is gone or the CLI missing: the engine's own cleanup has to do
+    }
+  });
+}
 
 /** Logs of one container: appended to a file, the last 16 KiB kept for error messages. */
 class ContainerLog {
@@ -121,6 +157,7 @@ class ContainerProgram implements ProgramHandle {
     if (this.stopped) return;
     this.stopped = true;
     await this.container.stop({ timeout: 3000 }).catch(() => undefined);
+    liveContainers.delete(this.container.getId());
     this.log.close();
   }
 }
@@ -238,7 +275,9 @@ export class ContainersBackend implements Backend {
       .withEnvironment(opts.env ?? {})
       .withBindMounts([
         { source: this.workDir.path, target: this.workDir.path, mode: 'rw' },
-        { source: scenariosDir, target: scenariosDir, mode: 'ro' },
+        // The whole suite read-only: scenarios live in integration/scenarios and next to
+        // their suites (integration/src/mysql/scenarios).
+        { source: integrationDir, target: integrationDir, mode: 'ro' },
         { source: dockerDir, target: dockerDir, mode: 'ro' },
       ])
       .withWorkingDir(this.workDir.path)
@@ -248,7 +287,9 @@ export class ContainersBackend implements Backend {
       .withWaitStrategy(Wait.forListeningPorts())
       .withStartupTimeout(120_000);
     if (spec.entrypoint !== undefined) c = c.withEntrypoint(spec.entrypoint);
+    if (HOST_USER !== undefined) c = c.withUser(HOST_USER);
     const started = await c.start();
+    track(started.getId());
     const program = new ContainerProgram(name, started, log, this.docker);
     this.started.push(program);
     return program;
@@ -303,15 +344,16 @@ export class ContainersBackend implements Backend {
     const spec = PROGRAMS['sip-proxy']!;
     await this.ensureImage('sip-proxy', spec);
     let out = '';
-    const integrationDir = join(repoRoot, 'integration');
-    const started = await new GenericContainer(imageFor('sip-proxy', spec))
+    let container = new GenericContainer(imageFor('sip-proxy', spec))
       .withNetworkMode(networkMode)
       .withEntrypoint(['node'])
       .withCommand([script, ...args])
       .withBindMounts([{ source: integrationDir, target: integrationDir, mode: 'ro' }])
       .withLogConsumer((stream) => stream.on('data', (c: Buffer | string) => { out += c.toString(); }))
-      .withWaitStrategy(Wait.forListeningPorts())
-      .start();
+      .withWaitStrategy(Wait.forListeningPorts());
+    if (HOST_USER !== undefined) container = container.withUser(HOST_USER);
+    const started = await container.start();
+    track(started.getId());
     const program = new ContainerProgram('node-script', started, new ContainerLog(this.workDir.file('node-scripts.log')), this.docker);
     try {
       const exit = await program.waitForExit(timeoutMs).catch(() => ({ code: null, signal: 'SIGKILL' }));
@@ -324,7 +366,12 @@ export class ContainersBackend implements Backend {
   async startSipp(opts: SippOptions): Promise<SippHandle> {
     const localPort = opts.localPort ?? (await allocatePort(HOST));
     const files = sippFiles(this.workDir.sub(`sipp-${String(this.runs + 1).padStart(2, '0')}-${opts.name}`));
-    const program = await this.run('sipp', sippArgs(opts, HOST, localPort, files));
+    const args = sippArgs(opts, HOST, localPort, files);
+    // SIPp's Call-ID is call-number-pid@ip, and in a container its pid is always 1: every run
+    // would reuse the Call-IDs of the previous ones, which a registrar refuses as stale
+    // (RFC 3261 §10.3 step 7: same Call-ID, lower CSeq). A run id keeps them unique.
+    if (!args.includes('-cid_str')) args.push('-cid_str', `%u-${randomBytes(6).toString('hex')}@%s`);
+    const program = await this.run('sipp', args);
     return new ContainerSipp(opts.name, localPort, program, files, (opts.timeoutMs ?? 30_000) + 15_000);
   }
 

@@ -22,14 +22,19 @@ function node(service: string): { command: string; args: string[] } {
   return { command: process.execPath, args: ['--enable-source-maps', serviceEntry(service)] };
 }
 
+// Our services share one image (docker/node-service/Dockerfile): each bin is a command on
+// its PATH. The others are Debian's packages in images of their own (scripts/docker/
+// build-images.sh builds them all with these tags; so does `docker compose build`).
+const NODE_IMAGE = { image: 'voip-stack/node:dev', dockerfile: 'docker/node-service/Dockerfile' };
+
 export const PROGRAMS: Readonly<Record<string, ProgramSpec>> = {
-  'sip-proxy': { native: node('proxy'), image: 'voip-stack/proxy:dev', dockerfile: 'services/proxy/Dockerfile' },
-  'rtp-relay': { native: node('rtpproxy'), image: 'voip-stack/rtpproxy:dev', dockerfile: 'docker/node-service/Dockerfile', buildArgs: { SERVICE: 'rtpproxy' } },
-  'radius-acct': { native: node('radius-acct'), image: 'voip-stack/radius-acct:dev', dockerfile: 'docker/node-service/Dockerfile', buildArgs: { SERVICE: 'radius-acct' } },
-  sipp: { native: { command: 'sipp', args: [] }, image: 'voip-stack/sipp:3.6.1', entrypoint: ['sipp'], dockerfile: 'docker/sipp/Dockerfile' },
-  kamailio: { native: { command: 'kamailio', args: [] }, image: 'voip-stack/kamailio:5.6', entrypoint: ['kamailio'], dockerfile: 'docker/kamailio/Dockerfile' },
-  freeradius: { native: { command: 'freeradius', args: [] }, image: 'voip-stack/freeradius:3.2', entrypoint: ['freeradius'], dockerfile: 'docker/freeradius/Dockerfile' },
-  rtpengine: { native: { command: 'rtpengine', args: [] }, image: 'voip-stack/rtpengine:10.5', entrypoint: ['rtpengine'], dockerfile: 'docker/rtpengine/Dockerfile' },
+  'sip-proxy': { native: node('proxy'), ...NODE_IMAGE, entrypoint: ['sip-proxy'] },
+  'rtp-relay': { native: node('rtpproxy'), ...NODE_IMAGE, entrypoint: ['rtp-relay'] },
+  'radius-acct': { native: node('radius-acct'), ...NODE_IMAGE, entrypoint: ['radius-acct'] },
+  sipp: { native: { command: 'sipp', args: [] }, image: 'voip-stack/sipp:dev', entrypoint: ['sipp'], dockerfile: 'docker/sipp/Dockerfile' },
+  kamailio: { native: { command: 'kamailio', args: [] }, image: 'voip-stack/kamailio:dev', entrypoint: ['kamailio'], dockerfile: 'docker/kamailio/Dockerfile' },
+  freeradius: { native: { command: 'freeradius', args: [] }, image: 'voip-stack/freeradius:dev', entrypoint: ['freeradius'], dockerfile: 'docker/freeradius/Dockerfile' },
+  rtpengine: { native: { command: 'rtpengine', args: [] }, image: 'voip-stack/rtpengine:dev', entrypoint: ['rtpengine'], dockerfile: 'docker/rtpengine/Dockerfile' },
 };
 
 export function imageFor(name: string, spec: ProgramSpec): string {

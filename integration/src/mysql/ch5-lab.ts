@@ -61,6 +61,8 @@ export async function startCh5Proxy(lab: Backend, o: Ch5ProxyOptions): Promise<C
     cfg,
     stringify({
       auth: { algorithms: ['MD5', 'SHA-256'], nonceSecret: NONCE_SECRET },
+      // These scenarios are chapter 5's (--db alone now selects the provider route).
+      route: 'ch5',
       usrloc: { dbMode: o.usrlocDbMode ?? 'write-through' },
       timers: { t1: 200 },
     }),

@@ -1,7 +1,7 @@
--- Schema of the chapter-5 configuration: the tables of Kamailio 5.6's MySQL schema
--- (standard, auth_db, usrloc, alias_db, domain, group, avpops, permissions, speeddial), with the
--- same table and column names, types, indexes and `version` rows, so the proxy and Kamailio can
--- share one database in either direction. Created by `sipctl db init`.
+-- Schema of the chapter-5 and provider (chapters 7-8) configurations: the tables of Kamailio 5.6's
+-- MySQL schema (standard, auth_db, usrloc, alias_db, domain, group, avpops, permissions,
+-- speeddial, lcr, dialplan), with the same table and column names, types, indexes and `version`
+-- rows, so the proxy and Kamailio can share one database in either direction. Created by `sipctl db init`.
 --
 -- One addition: subscriber.email_address (OpenSER 1.x had it; Kamailio 5.x dropped it). Kamailio
 -- selects its columns by name, so the extra column does not disturb it; the proxy works without it.
@@ -175,3 +175,63 @@ CREATE TABLE `speed_dial` (
     CONSTRAINT speed_dial_idx UNIQUE (`username`, `domain`, `sd_domain`, `sd_username`)
 );
 INSERT INTO version (table_name, table_version) values ('speed_dial','2');
+
+-- lcr (Kamailio 5.6 lcr-create.sql): gateways, prefix rules and the rule -> gateway targets of
+-- the provider route's least-cost routing (load_gws / next_gw).
+CREATE TABLE `lcr_gw` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `lcr_id` SMALLINT UNSIGNED NOT NULL,
+    `gw_name` VARCHAR(128),
+    `ip_addr` VARCHAR(50),
+    `hostname` VARCHAR(64),
+    `port` SMALLINT UNSIGNED,
+    `params` VARCHAR(64),
+    `uri_scheme` TINYINT UNSIGNED,
+    `transport` TINYINT UNSIGNED,
+    `strip` TINYINT UNSIGNED,
+    `prefix` VARCHAR(16) DEFAULT NULL,
+    `tag` VARCHAR(64) DEFAULT NULL,
+    `flags` INT UNSIGNED DEFAULT 0 NOT NULL,
+    `defunct` INT UNSIGNED DEFAULT NULL
+);
+CREATE INDEX lcr_id_idx ON lcr_gw (`lcr_id`);
+INSERT INTO version (table_name, table_version) values ('lcr_gw','3');
+
+CREATE TABLE `lcr_rule_target` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `lcr_id` SMALLINT UNSIGNED NOT NULL,
+    `rule_id` INT UNSIGNED NOT NULL,
+    `gw_id` INT UNSIGNED NOT NULL,
+    `priority` TINYINT UNSIGNED NOT NULL,
+    `weight` INT UNSIGNED DEFAULT 1 NOT NULL,
+    CONSTRAINT rule_id_gw_id_idx UNIQUE (`rule_id`, `gw_id`)
+);
+CREATE INDEX lcr_id_idx ON lcr_rule_target (`lcr_id`);
+INSERT INTO version (table_name, table_version) values ('lcr_rule_target','1');
+
+CREATE TABLE `lcr_rule` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `lcr_id` SMALLINT UNSIGNED NOT NULL,
+    `prefix` VARCHAR(16) DEFAULT NULL,
+    `from_uri` VARCHAR(64) DEFAULT NULL,
+    `request_uri` VARCHAR(64) DEFAULT NULL,
+    `mt_tvalue` VARCHAR(128) DEFAULT NULL,
+    `stopper` INT UNSIGNED DEFAULT 0 NOT NULL,
+    `enabled` INT UNSIGNED DEFAULT 1 NOT NULL,
+    CONSTRAINT lcr_id_prefix_from_uri_idx UNIQUE (`lcr_id`, `prefix`, `from_uri`)
+);
+INSERT INTO version (table_name, table_version) values ('lcr_rule','3');
+
+-- dialplan (Kamailio 5.6 dialplan-create.sql): number normalisation rules (dp_translate).
+CREATE TABLE `dialplan` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `dpid` INT(11) NOT NULL,
+    `pr` INT(11) NOT NULL,
+    `match_op` INT(11) NOT NULL,
+    `match_exp` VARCHAR(64) NOT NULL,
+    `match_len` INT(11) NOT NULL,
+    `subst_exp` VARCHAR(64) NOT NULL,
+    `repl_exp` VARCHAR(256) NOT NULL,
+    `attrs` VARCHAR(64) NOT NULL
+);
+INSERT INTO version (table_name, table_version) values ('dialplan','2');

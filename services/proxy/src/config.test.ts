@@ -50,3 +50,17 @@ test('an unreadable or non-mapping file is a ConfigError naming the file', () =>
   writeFileSync(file, '- just\n- a list\n');
   assert.throws(() => loadConfig({ file }), /not valid YAML\/JSON: top level must be a mapping/);
 });
+
+test('edge defaults: MD5 only, guessing limits, pike with loopback trusted, overload on; bad networks refused', () => {
+  const c = parseConfig({});
+  assert.deepEqual(c.auth.algorithms, ['MD5']);
+  assert.equal(c.auth.guessing.maxFailuresPerUser, 10);
+  assert.equal(c.auth.guessing.action, 'reply');
+  assert.deepEqual(c.pike.trusted, ['127.0.0.0/8', '::1/128']);
+  assert.equal(c.secfilter.userAgents.includes('friendly-scanner'), true);
+  assert.equal(c.overload.enabled, true);
+  assert.equal(c.stateDir, undefined);
+  assert.equal(loadConfig({ env: { SIP_PROXY_STATE_DIR: '/srv/sip' } }).stateDir, '/srv/sip');
+  assert.equal(parseConfig({ serverHeader: '' }).serverHeader, '');
+  assert.throws(() => parseConfig({ pike: { trusted: ['not a network'] } }), /pike\.trusted/);
+});

@@ -27,6 +27,9 @@ export const PROXY_ERRORS = {
   SIP_ERR_RELAY_FORBIDDEN: { status: 403, reason: 'Forbidden - Relaying Denied' },
   SIP_ERR_BAD_CREDENTIALS: { status: 400, reason: 'Bad Request - Malformed Credentials' },
   SIP_ERR_AUTH_BACKEND: { status: 500, reason: 'Server Internal Error - Authentication Backend Unavailable' },
+  // Edge protection (docs/security.md).
+  SIP_ERR_AUTH_BLOCKED: { status: 403, reason: 'Forbidden' },
+  SIP_ERR_OVERLOADED: { status: 503, reason: 'Service Unavailable' },
 } as const satisfies Record<string, { status: number; reason: string; warning?: string }>;
 
 export type ProxyErrorCode = keyof typeof PROXY_ERRORS;

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig, type ProxyConfig } from './config.js';
 import { startProxy, VERSION } from './server.js';
 import { runWorkers } from './cluster/main-thread.js';
+import { defaultStateDir, loadOrCreateNonceSecret } from './modules/auth/nonce-secret-store.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -17,18 +18,20 @@ const program = new Command()
   .name('sip-proxy')
   .description('Stateful SIP proxy and registrar (RFC 3261) running the book\'s standard configuration')
   .version(VERSION)
-  .option('-l, --listen <proto:ip:port>', 'listen address, repeatable (udp:127.0.0.1:5060, tcp:[::1]:5060)', collect)
+  .option('-l, --listen <proto:ip:port>', 'listen address, repeatable (udp:127.0.0.1:5060, tcp:[::1]:5060, tls:127.0.0.1:5061)', collect)
   .option('-c, --config <file>', 'YAML or JSON configuration file')
   .option('-d, --domain <domain>', 'domain served besides the listen addresses, repeatable', collect)
   .option('--admin <host:port>', 'admin HTTP API address (empty string disables)')
-  .option('--db <url>', 'chapter-5 configuration: subscribers, location, aliases, domains in mysql://USER:PASS@HOST:PORT/DB (or SIP_DB_URL)')
+  .option('--db <url>', 'database (mysql://USER:PASS@HOST:PORT/DB or file:provisioning.yaml; or SIP_DB_URL): subscribers, location, aliases, domains and the provider route\'s tables')
+  .addOption(new Option('--route <route>', 'routing configuration (default: provider with --db, standard without)').choices(['provider', 'ch5', 'standard']))
   .option('--workers <n>', 'worker threads (default 1; N > 1 spreads calls over N cores)')
+  .option('--state-dir <dir>', 'directory for state kept across restarts (the generated nonce secret, the TLS lab certificate)')
   .option('--acc-journal <file>', 'write call records to this append-only journal (read by radius-acct --journal)')
   .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .option('--check-config', 'validate the configuration, print it and exit')
   .parse();
 
-const opts = program.opts<{ listen?: string[]; config?: string; domain?: string[]; admin?: string; accJournal?: string; db?: string; workers?: string; logLevel?: string; checkConfig?: boolean }>();
+const opts = program.opts<{ listen?: string[]; config?: string; domain?: string[]; admin?: string; accJournal?: string; db?: string; workers?: string; logLevel?: string; checkConfig?: boolean; stateDir?: string; route?: string }>();
 
 const cli: Record<string, unknown> = {};
 if (opts.listen) cli.listen = opts.listen;
@@ -36,6 +39,8 @@ if (opts.domain) cli.domains = opts.domain;
 if (opts.admin !== undefined) cli.admin = { listen: opts.admin };
 if (opts.logLevel) cli.logLevel = opts.logLevel;
 if (opts.db) cli.db = { url: opts.db };
+if (opts.route) cli.route = opts.route;
+if (opts.stateDir) cli.stateDir = opts.stateDir;
 if (opts.accJournal) cli.accounting = { journal: opts.accJournal };
 if (opts.workers !== undefined) cli.workers = Number(opts.workers);
 
@@ -56,6 +61,20 @@ if (opts.checkConfig) {
 }
 
 const logger = pino({ level: config.logLevel, base: { service: 'sip-proxy' } });
+
+// Digest auth (--db) without auth.nonceSecret: the secret generated on the first start and kept
+// in the state directory, so a restarted proxy and every worker accept each other's nonces.
+if (config.db.url && config.auth.nonceSecret === undefined) {
+  try {
+    const stored = loadOrCreateNonceSecret(defaultStateDir(config.stateDir));
+    logger.info({ path: stored.path, created: stored.created }, stored.created ? 'nonce secret generated' : 'nonce secret loaded');
+    config = { ...config, auth: { ...config.auth, nonceSecret: stored.secret } };
+  } catch (err) {
+    logger.fatal({ err }, 'cannot keep the nonce secret: set stateDir (SIP_PROXY_STATE_DIR) to a writable directory, or auth.nonceSecret');
+    process.stderr.write(`sip-proxy: cannot keep the nonce secret: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
 
 /** What main needs of a running proxy: one event loop, or worker threads behind a socket thread. */
 interface Running {

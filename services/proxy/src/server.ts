@@ -34,8 +34,21 @@ import * as aliases from './modules/aliases/index.js';
 import * as domain from './modules/domain/index.js';
 import { LocationPersistence } from './modules/location/location-persistence.js';
 import { usrlocSync } from './modules/location/location-persistence-sync.js';
+import { setupProvider, type ProviderSetup } from './provider-setup.js';
+import { createProviderRouter } from './routing/provider-route.js';
+import * as nat from './modules/nat/index.js';
+import * as rtpengine from './modules/rtpengine/index.js';
+import { natModules } from './routing/nat-sub-routes.js';
+import * as pike from './modules/pike/index.js';
+import * as secfilter from './modules/secfilter/index.js';
+import { OverloadGuard, procUdpDropSampler } from './core/overload-guard.js';
+import { FilteringSink, type RequestFilter } from './core/request-filter.js';
+import { listensOnTls, loadTlsCredentials } from './tls-credentials.js';
 
 export const VERSION = '0.1.0';
+
+/** The in-memory tables the admin API reloads (POST /domain/reload, /permissions/reload …). */
+export type AdminReloadKind = 'domains' | 'permissions' | 'lcr' | 'dialplan' | 'preferences';
 
 export interface RunningProxy {
   readonly transports: readonly Transport[];
@@ -48,6 +61,12 @@ export interface RunningProxy {
   readonly domains: domain.DomainModule | null;
   /** http://host:port of the admin API, or null when disabled. */
   readonly adminUrl: string | null;
+  /**
+   * Reloads a table this process keeps in memory (what the admin API's reload endpoints do);
+   * -1 when the database failed, 0 when this proxy has no such table. Worker threads call it
+   * when another worker's admin API reloaded.
+   */
+  reload(what: AdminReloadKind): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -92,14 +111,25 @@ export interface StartOptions {
   transports?: (host: TransportHost) => Transport[];
   /** Overrides the accounting sink the config would make (a worker thread posting to the main thread's journal). */
   accounting?: AccountingSink | null;
+  /**
+   * Told after the admin API reloaded a table here (a worker thread: the other workers must
+   * reload too, each keeps its own copy).
+   */
+  onAdminReload?: (what: AdminReloadKind) => void;
 }
 
 export async function startProxy(config: ProxyConfig, logger: Logger, opts: StartOptions = {}): Promise<RunningProxy> {
+  if (config.route !== undefined && config.route !== 'standard' && !config.db.url) {
+    throw new Error(`route ${config.route} needs a database or provisioning file (--db)`);
+  }
   const wheel = new TimerWheel();
+  // TLS listeners need a certificate (configured, or the generated lab one: tls-credentials.ts).
+  const tls = opts.transports === undefined && listensOnTls(config) ? await loadTlsCredentials(config, logger) : undefined;
   const transport = new TransportLayer({
     maxMessageSize: config.maxMessageSize,
     udpRecvBufferSize: config.udpReceiveBufferSize,
     logger,
+    ...(tls !== undefined ? { tls } : {}),
   });
   const transports: Transport[] = [];
   if (opts.transports) {
@@ -131,7 +161,14 @@ export async function startProxy(config: ProxyConfig, logger: Logger, opts: Star
   } else if (config.db.url?.startsWith('mysql:')) accounting = await mysqlAccounting(config.db.url, logger);
   const location = new LocationStore();
   location.start();
-  const core = new ProxyCore({ config, transport, identity, resolver: new TargetResolver(), logger, stats });
+  // Edge protection (docs/security.md): overload guard in the core, pike and secfilter in front
+  // of the transaction layer, password-guessing limits in the auth module.
+  const udpPorts = transports.filter((t) => t.protocol === 'UDP').map((t) => t.local.port);
+  const overload: OverloadGuard | null = config.overload.enabled
+    ? new OverloadGuard(config.overload, (): number => core.activeContexts, logger, undefined, undefined, udpPorts.length > 0 ? procUdpDropSampler(udpPorts) : null)
+    : null;
+  overload?.start();
+  const core = new ProxyCore({ config, transport, identity, resolver: new TargetResolver(), logger, stats, wheel, overload });
   const transactions = new TransactionLayer(transport, core, {
     timers: { T1: config.timers.t1, T2: config.timers.t2, T4: config.timers.t4, timerC: config.timers.timerC },
     logger,
@@ -140,7 +177,8 @@ export async function startProxy(config: ProxyConfig, logger: Logger, opts: Star
   });
   const modules = {
     rr: rr.init({ identity }),
-    registrar: registrar.init({ settings: config.registrar, location }),
+    // With NAT keepalives off, NATed UDP bindings get a short Expires so phones refresh in time.
+    registrar: registrar.init({ settings: { ...config.registrar, natUdpMaxExpires: config.nat.keepalive.interval > 0 ? 0 : config.nat.udpMaxExpires }, location }),
     acc: acc.init({ sink: accounting, logger }),
   };
   // Chapter 5 (--db / SIP_DB_URL): subscribers, location, aliases and domains in the database,
@@ -148,6 +186,10 @@ export async function startProxy(config: ProxyConfig, logger: Logger, opts: Star
   let storage: Storage | null = null;
   let persistence: LocationPersistence | null = null;
   let domains: domain.DomainModule | null = null;
+  let authModule: auth.AuthModuleHandle | null = null;
+  let natModule: nat.NatModule | null = null;
+  let mediaModule: rtpengine.RtpengineModule | null = null;
+  let provider: ProviderSetup | null = null;
   if (config.db.url) {
     const storageLog = logger.child({ layer: 'proxy.storage' });
     try {
@@ -180,17 +222,56 @@ export async function startProxy(config: ProxyConfig, logger: Logger, opts: Star
     }
     const ch5: Ch5Modules = {
       ...modules,
-      auth: auth.init({ settings: { ...config.auth, nonceSecret }, subscribers: storage.subscribers, logger }),
+      auth: (authModule = auth.init({ settings: { ...config.auth, nonceSecret }, subscribers: storage.subscribers, logger })),
       aliases: aliases.init({ settings: config.aliases, aliases: storage.aliases, logger }),
       domain: domains,
       usrloc: usrlocSync(persistence),
     };
-    core.attach(transactions, createCh5Router(ch5));
-    logger.info({ db: storage.description, usrloc: config.usrloc.dbMode, domains: domains.domains }, 'chapter-5 configuration (database, digest authentication)');
+    // NAT traversal (docs/nat.md): nathelper always, media anchoring when relays are configured.
+    natModule = nat.init({ settings: config.nat, location, transports: transport, logger });
+    if (config.rtpengine.relays.length > 0) mediaModule = rtpengine.init({ settings: config.rtpengine, logger });
+    ch5.nat = natModules(natModule.api, mediaModule);
+    // The route: provider (book ch. 7–8) by default with a database, or ch5 / standard on request.
+    const route = config.route ?? 'provider';
+    if (route === 'provider') {
+      try {
+        provider = await setupProvider(config, storage, ch5, logger);
+      } catch (err) {
+        domains.stop();
+        await persistence?.close();
+        await storage.close();
+        await transport.close();
+        throw err;
+      }
+      core.attach(transactions, createProviderRouter(provider.modules));
+    } else if (route === 'ch5') core.attach(transactions, createCh5Router(ch5));
+    else core.attach(transactions, createRouter(modules));
+    logger.info({ route, db: storage.description, usrloc: config.usrloc.dbMode, domains: domains.domains }, `${route} route (database, digest authentication)`);
   } else {
     core.attach(transactions, createRouter(modules));
   }
-  transport.setSink(transactions);
+  const pikeGuard = config.pike.enabled ? pike.init({ settings: config.pike, logger }) : null;
+  const scannerFilter = config.secfilter.enabled ? secfilter.init({ settings: config.secfilter, logger }) : null;
+  const filters: RequestFilter[] = [];
+  if (pikeGuard) filters.push(pikeGuard);
+  if (scannerFilter) filters.push(scannerFilter);
+  const sink = filters.length > 0 ? new FilteringSink(transactions, filters) : transactions;
+  // nat first: keepalive replies end there, force_rport happens before any transaction exists.
+  transport.setSink(natModule !== null ? natModule.sinkFor(sink) : sink);
+  const edgeMetrics = (): Record<string, number> => ({ ...pikeGuard?.metrics(), ...scannerFilter?.metrics(), ...overload?.metrics(), ...authModule?.metrics() });
+
+  const providerSetup = provider;
+  const domainTable = domains;
+  const reload = (what: AdminReloadKind): Promise<number> => {
+    if (what === 'domains') return domainTable ? domainTable.reload() : Promise.resolve(0);
+    return providerSetup ? providerSetup.reloaders[what]() : Promise.resolve(0);
+  };
+  // An admin reload applies here, then (worker threads) in every other worker.
+  const reloadAndTell = async (what: AdminReloadKind): Promise<number> => {
+    const n = await reload(what);
+    if (n >= 0) opts.onAdminReload?.(what);
+    return n;
+  };
 
   let admin: FastifyInstance | null = null;
   let adminUrl: string | null = null;
@@ -198,11 +279,19 @@ export async function startProxy(config: ProxyConfig, logger: Logger, opts: Star
     const { host, port } = splitHostPort(config.admin.listen);
     const domainModule = domains;
     admin = buildAdminServer({
-      reloadDomains: domainModule ? () => domainModule.reload() : null,
+      reloadDomains: domainModule ? () => reloadAndTell('domains') : null,
+      reloadProvider: provider
+        ? {
+            permissions: () => reloadAndTell('permissions'),
+            lcr: () => reloadAndTell('lcr'),
+            dialplan: () => reloadAndTell('dialplan'),
+            preferences: () => reloadAndTell('preferences'),
+          }
+        : null,
       stats,
       location,
       version: VERSION,
-      gauges: () => ({ response_contexts: core.activeContexts, ...transactions.stats }),
+      gauges: () => ({ response_contexts: core.activeContexts, ...transactions.stats, ...edgeMetrics() }),
     });
     await admin.listen({ host, port });
     const addr = admin.server.address();
@@ -218,10 +307,17 @@ export async function startProxy(config: ProxyConfig, logger: Logger, opts: Star
     locationPersistence: persistence,
     domains,
     adminUrl,
+    reload,
     async close(): Promise<void> {
+      provider?.stop();
       domains?.stop();
       location.stop();
       transactions.close();
+      pikeGuard?.close();
+      natModule?.close();
+      mediaModule?.close();
+      overload?.close();
+      authModule?.close();
       await transport.close();
       wheel.close();
       if (admin) await admin.close();

@@ -342,7 +342,7 @@ describe('TransportLayer', () => {
     assert.equal(layer.select({ protocol: 'UDP', address: '2001:db8::1', port: 5060 }, u4b), u6);
     assert.equal(layer.select({ protocol: 'TCP', address: '192.0.2.1', port: 5060 }, u4), t4);
     assert.equal(layer.select({ protocol: 'TCP', address: '2001:db8::1', port: 5060 }), null);
-    await assert.rejects(layer.listen({ protocol: 'TLS', address: '127.0.0.1', port: 0 }), { code: 'SIP_ERR_TRANSPORT_UNSUPPORTED' });
+    await assert.rejects(layer.listen({ protocol: 'TLS', address: '127.0.0.1', port: 0 }), { code: 'SIP_ERR_TLS_CREDENTIALS' });
   });
 
   it('responseRoute follows RFC 3261 §18.2.2 and RFC 3581 §4', async () => {

@@ -5,6 +5,8 @@ import type { Logger } from '../util/logger.js';
 import { defaultPort, formatHost, ipFamily, sameAddress, stripBrackets } from './address.js';
 import { SipTransportError } from './errors.js';
 import { TcpTransport } from './tcp-transport.js';
+import { TlsTransport } from './tls-transport.js';
+import type { TlsCredentials } from './tls-transport.js';
 import { UdpTransport } from './udp-transport.js';
 import type {
   ListenSpec,
@@ -30,6 +32,11 @@ export interface TransportLayerOptions {
   tcpConnectTimeout?: number;
   /** TCP: maximum inbound connections per listener. Default 8192. */
   tcpMaxConnections?: number;
+  /**
+   * Certificate, key and verification policy of TLS listeners (required to listen on TLS).
+   * TLS connections share the tcp* idle/connect/maximum settings.
+   */
+  tls?: TlsCredentials;
 }
 
 /** Where and how a response is sent (RFC 3261 §18.2.2, RFC 3581 §4). */
@@ -144,8 +151,19 @@ export class TransportLayer {
           maxConnections: this.opts.tcpMaxConnections,
         });
         break;
+      case 'TLS':
+        if (this.opts.tls === undefined) {
+          throw new SipTransportError('SIP_ERR_TLS_CREDENTIALS', 'TLS listener without certificate and private key');
+        }
+        t = await TlsTransport.open(this.host, spec, {
+          ...this.opts.tls,
+          idleTimeout: this.opts.tcpIdleTimeout,
+          connectTimeout: this.opts.tcpConnectTimeout,
+          maxConnections: this.opts.tcpMaxConnections,
+        });
+        break;
       default:
-        // TODO(RFC 3261 §26.2, RFC 7118): TLS and WebSocket transports plug in here.
+        // TODO(RFC 7118): WebSocket transports plug in here.
         throw new SipTransportError('SIP_ERR_TRANSPORT_UNSUPPORTED', `transport ${spec.protocol} not implemented`);
     }
     this.attach(t);
@@ -327,7 +345,10 @@ export class TransportLayer {
         return;
       }
       message = r.message;
-      if (isRequest(message)) stampReceived(message, source);
+      if (isRequest(message)) {
+        stampReceived(message, source);
+        if (source.connectionId !== null) this.aliasConnection(message, source, source.connectionId);
+      }
       if (sink === null) {
         this.log.warn({ callId: callIdOf(message) }, 'no sink; message dropped');
         return;
@@ -340,6 +361,18 @@ export class TransportLayer {
         'error processing received message',
       );
     }
+  }
+
+  /**
+   * RFC 5923 §5: the connection a request arrived on also serves its Via sent-by, so requests
+   * to the sender's listening address (its Contact) reuse it. The transport decides what it
+   * accepts (StreamTransport.aliasConnection: same IP only).
+   */
+  private aliasConnection(req: SipRequest, source: MessageSource, connectionId: number): void {
+    const t = this.byLocal.get(localKey(source.local));
+    if (t === undefined || t.aliasConnection === undefined) return;
+    const via = req.topVia;
+    t.aliasConnection(connectionId, via.host, via.port ?? defaultPort(t.protocol));
   }
 
   /** A stream lost framing: try to read enough of the head to answer, then report. */

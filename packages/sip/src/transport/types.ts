@@ -37,7 +37,7 @@ export interface IncomingMessage {
   source: MessageSource;
 }
 
-/** Every concrete transport (UDP, TCP; later TLS, WS) implements this; layers above see only it. */
+/** Every concrete transport (UDP, TCP, TLS; later WS) implements this; layers above see only it. */
 export interface Transport {
   readonly protocol: TransportProtocol;
   /** The bound socket (port filled in when 0 was asked). */
@@ -52,6 +52,11 @@ export interface Transport {
    * to the sink's `onTransportError` (asynchronously).
    */
   send(buf: Buffer, address: string, port: number, connectionId?: number | null): void;
+  /**
+   * Stream transports (RFC 5923 §5): let connection `connectionId` also carry requests to
+   * host:port, the sent-by of a request that arrived on it. Absent on datagram transports.
+   */
+  aliasConnection?(connectionId: number, host: string, port: number): void;
   close(): Promise<void>;
 }
 

@@ -19,6 +19,16 @@ export interface AdminDeps {
   version: string;
   /** Chapter 5: reloads the domain table now (-1 when the database did not answer); null in chapter 4. */
   reloadDomains?: (() => Promise<number>) | null;
+  /** Provider route: reloads its in-memory tables / drops its caches (-1 = the database failed); null otherwise. */
+  reloadProvider?: ProviderReloadApi | null;
+}
+
+/** The provider route's reloads, one per sipctl command group (trusted, lcr, dialplan, avp/speeddial). */
+export interface ProviderReloadApi {
+  permissions(): Promise<number>;
+  lcr(): Promise<number>;
+  dialplan(): Promise<number>;
+  preferences(): Promise<number>;
 }
 
 function view(b: Binding, now: number): Record<string, unknown> {
@@ -77,6 +87,18 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     if (n < 0) return reply.code(503).send({ error: 'the domain table could not be read; the previous set stays in force' });
     return { domains: n };
   });
+
+  // Provider route: `sipctl trusted|lcr|dialplan|avp …` call these so a change applies at once
+  // (Kamailio's `permissions.trustedReload`, `lcr.reload`, `dialplan.reload` RPCs).
+  for (const what of ['permissions', 'lcr', 'dialplan', 'preferences'] as const) {
+    app.post(`/${what}/reload`, async (_req, reply) => {
+      const reloaders = deps.reloadProvider;
+      if (!reloaders) return reply.code(404).send({ error: 'the proxy does not run the provider route' });
+      const n = await reloaders[what]();
+      if (n < 0) return reply.code(503).send({ error: `the ${what} tables could not be read; the previous ones stay in force` });
+      return { reloaded: n };
+    });
+  }
 
   app.get('/location', async () => {
     const now = Date.now();

@@ -1,7 +1,9 @@
 /**
  * Client of the proxy's admin HTTP API (services/proxy/src/admin): live bindings for
- * `ul show|rm|add` and `online`, counters for `monitor`. The URL is the one sip-proxy prints at
- * start-up ("admin API http://127.0.0.1:PORT"), given as --proxy-admin or SIP_PROXY_ADMIN.
+ * `ul show|rm|add` and `online`, counters for `monitor`, and the reloads that make a database
+ * change take effect at once (domains, permissions, LCR, dial plan, preferences). The URL is the
+ * one sip-proxy prints at start-up ("admin API http://127.0.0.1:PORT"), given as --proxy-admin
+ * or SIP_PROXY_ADMIN.
  */
 import { CliError } from './cli-error.js';
 
@@ -20,6 +22,20 @@ export interface AdminBinding {
 }
 
 const TIMEOUT_MS = 5_000;
+
+/**
+ * What a provisioning change makes the proxy re-read, and the endpoint that does it (each
+ * answers `{ "reloaded": <rows> }`): like Kamailio's `permissions.trustedReload` /
+ * `permissions.addressReload`, `lcr.reload`, `dialplan.reload` RPCs; `preferences` flushes the
+ * proxy's short-TTL usr_preferences and speed_dial caches.
+ */
+export const RELOAD_PATHS = {
+  permissions: '/permissions/reload',
+  lcr: '/lcr/reload',
+  dialplan: '/dialplan/reload',
+  preferences: '/preferences/reload',
+} as const;
+export type ReloadKind = keyof typeof RELOAD_PATHS;
 
 export class AdminClient {
   private readonly base: string;
@@ -89,6 +105,31 @@ export class AdminClient {
     const r = await this.call<{ domains: number }>('POST', '/domain/reload');
     if (r.status !== 200) throw AdminClient.failure(r.status, r.data, 'reloading domains');
     return r.data.domains;
+  }
+
+  /** Makes the proxy re-read one kind of provisioning data now; returns the rows it holds afterwards. */
+  async reload(kind: ReloadKind): Promise<number> {
+    const r = await this.call<{ reloaded?: unknown }>('POST', RELOAD_PATHS[kind]);
+    if (r.status !== 200) throw AdminClient.failure(r.status, r.data, `reloading ${kind}`);
+    const n = r.data?.reloaded;
+    if (typeof n !== 'number') throw new CliError(`reloading ${kind}: the proxy admin API answered without a "reloaded" count`);
+    return n;
+  }
+
+  async reloadPermissions(): Promise<number> {
+    return this.reload('permissions');
+  }
+
+  async reloadLcr(): Promise<number> {
+    return this.reload('lcr');
+  }
+
+  async reloadDialplan(): Promise<number> {
+    return this.reload('dialplan');
+  }
+
+  async reloadPreferences(): Promise<number> {
+    return this.reload('preferences');
   }
 
   async stats(): Promise<Record<string, number>> {

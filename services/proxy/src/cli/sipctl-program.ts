@@ -1,7 +1,9 @@
 /**
- * sipctl: the book's openserctl for this proxy. Subscribers, aliases, ACL groups, domains and
- * preferences live in the database (--db URL or SIP_DB_URL, the same URL sip-proxy runs with);
- * live bindings, counters and OPTIONS pings go to the running proxy (--proxy-admin URL or
+ * sipctl: the book's openserctl for this proxy. Subscribers, aliases, ACL groups, domains,
+ * preferences and the provider route's tables (trusted peers, address groups, LCR gateways and
+ * rules, speed dials, dial plan; provider-commands.ts) live in the database (--db URL or
+ * SIP_DB_URL, the same URL sip-proxy runs with). Live bindings, counters, OPTIONS pings and
+ * the reloads that apply a change at once go to the running proxy (--proxy-admin URL or
  * SIP_PROXY_ADMIN, printed by sip-proxy at start-up).
  *
  * Human output by default, --json for scripts. Every error ends the run with a non-zero status
@@ -12,14 +14,18 @@ import { parseDbUrl } from '../storage/db-url.js';
 import { subscriberHashes } from '../storage/ha1.js';
 import { assertSchema, openStorage } from '../storage/open-storage.js';
 import { StorageError } from '../storage/storage-error.js';
-import type { Storage } from '../storage/storage.js';
+import { PROVIDER_TABLE_VERSIONS, REQUIRED_TABLE_VERSIONS, type Storage } from '../storage/storage.js';
 import { formatAccount, parseAccount, parseDomain } from './account.js';
-import { AdminClient } from './admin-client.js';
+import { AdminClient, type ReloadKind } from './admin-client.js';
 import { CliError } from './cli-error.js';
 import { Output, type CliIo } from './output.js';
+import { checkForwardingPreference, registerProviderCommands, reportChange } from './provider-commands.js';
 import { sipPing } from './sip-ping.js';
 
 export const SIPCTL_VERSION = '0.1.0';
+
+/** What `db init` leaves and `db check` wants: the chapter-5 tables and the provider route's. */
+const ALL_TABLES = [...Object.keys(REQUIRED_TABLE_VERSIONS), ...Object.keys(PROVIDER_TABLE_VERSIONS)];
 
 interface GlobalOptions {
   db?: string;
@@ -65,10 +71,34 @@ class Session {
     return `the proxy reloaded its domains (${n})`;
   }
 
+  /**
+   * After a change that is stored (`done`), tells a running proxy to re-read that kind of data
+   * when one was named; without one it picks the change up at its next periodic reload. A
+   * failed reload is reported with what was already stored, so the operator knows not to redo it.
+   */
+  async reloadIfProxy(kind: ReloadKind, done: string): Promise<{ message: string; reloaded: number | null }> {
+    if (!(this.opts.proxyAdmin ?? this.env.SIP_PROXY_ADMIN)) return { message: `${done} (the proxy picks it up at its next periodic reload)`, reloaded: null };
+    try {
+      const n = await this.admin().reload(kind);
+      return { message: `${done} (the proxy reloaded ${RELOAD_WHAT[kind]}: ${n})`, reloaded: n };
+    } catch (err) {
+      // Exit 1 whatever the API said (even 404): the change itself was found and stored.
+      if (err instanceof CliError) throw new CliError(`${done}, but the proxy did not reload: ${err.message}`, 1);
+      throw err;
+    }
+  }
+
   async close(): Promise<void> {
     await this.storage?.close();
   }
 }
+
+const RELOAD_WHAT: Readonly<Record<ReloadKind, string>> = {
+  permissions: 'its trusted peers and address groups',
+  lcr: 'its gateways and LCR rules',
+  dialplan: 'its dial plan',
+  preferences: 'its preference caches',
+};
 
 function intArg(v: string, name: string, min: number, max: number): number {
   const n = Number(v);
@@ -253,9 +283,10 @@ function register(program: Command, s: Session): void {
   });
 
   // ----------------------------------------------------------------- preferences
-  const avp = program.command('avp').description('user preferences (usr_preferences: callfwd, …)');
+  const avp = program.command('avp').description('user preferences (usr_preferences: callfwd, fwdbusy, fwdnoanswer, fwdnoanswer_timeout, …)');
   avp
     .command('add')
+    .description('add a preference; the forwarding ones (callfwd, fwdbusy, fwdnoanswer, fwdnoanswer_timeout) replace the previous value')
     .argument('<user@domain>')
     .argument('<attribute>')
     .argument('<value>')
@@ -265,9 +296,15 @@ function register(program: Command, s: Session): void {
       if (!/^[A-Za-z0-9_.-]{1,32}$/.test(attribute)) throw new CliError(`invalid attribute name "${attribute.slice(0, 80)}"`, 2);
       if (value.length > 128) throw new CliError('value must be at most 128 characters', 2);
       if (o.type === 'int' && !/^-?\d{1,18}$/.test(value)) throw new CliError('--type int needs an integer value', 2);
+      // The provider route's failure_route[1] reads these; a bad value would only show up as a
+      // failed forward, so it is refused here, and each holds one value (the route reads one).
+      const forwardType = checkForwardingPreference(attribute, value);
+      const type = forwardType ?? (o.type === 'int' ? 1 : 0);
       const db = await s.db();
-      await db.preferences.add({ uuid: '', username: a.username, domain: a.domain, attribute, type: o.type === 'int' ? 1 : 0, value });
-      s.out.result(`${formatAccount(a)}: ${attribute} = ${value}`, { added: { account: formatAccount(a), attribute, value, type: o.type } });
+      const replaced = forwardType === null ? 0 : await db.preferences.remove(a.username, a.domain, attribute);
+      await db.preferences.add({ uuid: '', username: a.username, domain: a.domain, attribute, type, value });
+      const done = `${formatAccount(a)}: ${attribute} = ${value}${replaced > 0 ? ' (replaced)' : ''}`;
+      await reportChange(s, 'preferences', done, { added: { account: formatAccount(a), attribute, value, type: type === 1 ? 'int' : 'str' }, replaced });
     });
   avp
     .command('rm')
@@ -279,7 +316,7 @@ function register(program: Command, s: Session): void {
       const db = await s.db();
       const n = await db.preferences.remove(a.username, a.domain, attribute);
       if (n === 0) throw new CliError(`${formatAccount(a)} has no ${attribute === undefined ? 'preferences' : `preference ${attribute}`}`, 3);
-      s.out.result(`${formatAccount(a)}: ${n} preference(s) removed`, { removed: { account: formatAccount(a), attribute: attribute ?? null, rows: n } });
+      await reportChange(s, 'preferences', `${formatAccount(a)}: ${n} preference(s) removed`, { removed: { account: formatAccount(a), attribute: attribute ?? null, rows: n } });
     });
   avp
     .command('list')
@@ -292,6 +329,9 @@ function register(program: Command, s: Session): void {
       const view = rows.map((r) => ({ account: `${r.username}@${r.domain}`, attribute: r.attribute, type: r.type === 1 ? 'int' : 'str', value: r.value }));
       s.out.table(['SUBSCRIBER', 'ATTRIBUTE', 'TYPE', 'VALUE'], view.map((v) => [v.account, v.attribute, v.type, v.value]), { preferences: view });
     });
+
+  // ----------------------------------------------------------------- provider route (ch. 7–8)
+  registerProviderCommands(program, s);
 
   // ----------------------------------------------------------------- live state (admin API)
   const ul = program.command('ul').description('live registrations in the running proxy (usrloc)');
@@ -377,7 +417,7 @@ function register(program: Command, s: Session): void {
     .action(async () => {
       const storage = await s.db();
       const r = await storage.initSchema();
-      await assertSchema(storage);
+      await assertSchema(storage, ALL_TABLES);
       const lines = [
         `schema ready in ${storage.description}`,
         `  created: ${r.created.length ? r.created.join(', ') : '(none)'}`,
@@ -387,10 +427,10 @@ function register(program: Command, s: Session): void {
       s.out.result(lines.join('\n'), r);
     });
   db.command('check')
-    .description('check that the tables and versions the proxy needs are present')
+    .description('check that the tables and versions the proxy needs are present (provider route included)')
     .action(async () => {
       const storage = await s.db();
-      await assertSchema(storage);
+      await assertSchema(storage, ALL_TABLES);
       const v = await storage.versions();
       s.out.result(`schema OK in ${storage.description}`, { ok: true, versions: Object.fromEntries(v) });
     });

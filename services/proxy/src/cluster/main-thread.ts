@@ -13,8 +13,9 @@
 import { Worker } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { JournalAccountingSink, type AccountingSink } from '@voip/acc';
-import { TcpTransport, UdpTransport, type Logger, type MessageSource, type Transport, type TransportAddress, type TransportHost } from '@voip/sip';
+import { TcpTransport, TlsTransport, UdpTransport, type Logger, type TlsCredentials, type MessageSource, type Transport, type TransportAddress, type TransportHost } from '@voip/sip';
 import type { ProxyConfig } from '../config.js';
+import { loadTlsCredentials } from '../tls-credentials.js';
 import { BatchPort } from './batch-port.js';
 import { ownerOf } from './dispatch.js';
 import type { AccCommand } from './port-accounting-sink.js';
@@ -63,12 +64,15 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
     },
   };
 
+  let tls: TlsCredentials | undefined;
   try {
     for (const l of config.listen) {
       const spec = { protocol: l.protocol, address: l.address, port: l.port };
       const t = l.protocol === 'UDP'
         ? await UdpTransport.open(host, spec, { recvBufferSize: config.udpReceiveBufferSize })
-        : await TcpTransport.open(host, spec, {});
+        : l.protocol === 'TLS'
+          ? await TlsTransport.open(host, spec, tls ??= await loadTlsCredentials(config, logger))
+          : await TcpTransport.open(host, spec, {});
       socketIndex.set(localKey(t.local), sockets.length);
       sockets.push(t);
     }
@@ -106,6 +110,10 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
               sockets[m.i]?.send(Buffer.from(m.b.buffer, m.b.byteOffset, m.b.byteLength), m.a, m.p, m.c);
               break;
             case 'loc':
+              for (let j = 0; j < workers.length; j++) if (j !== k) post(j, m);
+              break;
+            case 'reload':
+              // An admin reload (worker 0 serves the admin API): each worker holds its own tables.
               for (let j = 0; j < workers.length; j++) if (j !== k) post(j, m);
               break;
             case 'acc':

@@ -10,7 +10,7 @@ import type { MessageSource, TransportAddress, TransportHost } from '@voip/sip';
 import type { ProxyConfig } from '../config.js';
 import { setBranchWorker } from '../core/branch.js';
 import type { Binding } from '../modules/location/binding.js';
-import { startProxy } from '../server.js';
+import { startProxy, type AdminReloadKind } from '../server.js';
 import { BatchPort } from './batch-port.js';
 import { PortAccountingSink, type AccCommand } from './port-accounting-sink.js';
 import { RemoteTransport, type SendCommand, type SocketDescriptor } from './remote-transport.js';
@@ -29,6 +29,8 @@ export type ToWorker =
   | { t: 'recv'; i: number; b: Uint8Array; a: string; p: number; c: number | null }
   | { t: 'loc'; op: 'upsert' | 'delete'; b: Binding }
   | { t: 'sendFailed'; dest: TransportAddress; err: string }
+  /** Another worker's admin API reloaded a table: reload our copy. */
+  | { t: 'reload'; what: AdminReloadKind }
   | { t: 'streamError'; i: number; status: number; reason: string; head: Uint8Array | null; a: string; p: number; c: number | null }
   | { t: 'stop' };
 
@@ -36,6 +38,8 @@ export type ToWorker =
 export type FromWorker =
   | { t: 'ready'; admin: string | null }
   | { t: 'loc'; op: 'upsert' | 'delete'; b: Binding }
+  /** Our admin API reloaded a table: every other worker must too. */
+  | { t: 'reload'; what: AdminReloadKind }
   | { t: 'stopped' }
   | { t: 'failed'; error: string };
 
@@ -76,6 +80,7 @@ try {
       });
     },
     ...(data.journalInMain ? { accounting: new PortAccountingSink(out) } : {}),
+    onAdminReload: (what) => control({ t: 'reload', what }),
   });
   proxy.location.setReplicator({
     onUpsert: (b) => out.post({ t: 'loc', op: 'upsert', b }),
@@ -91,6 +96,14 @@ try {
         break;
       case 'loc':
         proxy.location.applyReplicated(m.op, m.b);
+        break;
+      case 'reload':
+        proxy.reload(m.what).then(
+          (n) => {
+            if (n < 0) logger.warn({ what: m.what }, 'replicated reload failed; the previous table stays in force');
+          },
+          (err: unknown) => logger.error({ err, what: m.what }, 'replicated reload failed'),
+        );
         break;
       case 'sendFailed':
         host!.sendFailed(m.dest, new Error(m.err));

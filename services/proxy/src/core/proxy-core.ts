@@ -22,6 +22,9 @@ import {
   type SipResponse,
   type TransactionLayer,
   type TransactionUser,
+  TimerEntry,
+  type TimerTarget,
+  type TimerWheel,
   type Transport,
   type TransportAddress,
   type TransportLayer,
@@ -42,6 +45,7 @@ import {
 import { UnresolvableError, type TargetResolver } from './target-resolver.js';
 import { recordRouteValues, strictRouteFixup } from './route-set.js';
 import type { ProxyStats } from './proxy-stats.js';
+import type { OverloadGuard } from './overload-guard.js';
 
 /** The routing policy, implemented by routing/ and injected at start-up. */
 export interface ProxyRouter {
@@ -73,14 +77,22 @@ class Branch {
 }
 
 /** RFC 3261 §16.2 response context: one per relayed server transaction. */
-class ResponseContext {
+class ResponseContext implements TimerTarget {
   readonly branches: Branch[] = [];
+  /** Kamailio's fr_inv_timer armed by a route (`t_set_fr`); embedded, on the shared wheel (STYLE.md §13). */
+  readonly frTimer: TimerEntry = new TimerEntry(this, 0);
+  owner: ProxyCore | null = null;
   finalSent = false;
   canceled = false;
   /** Failure route armed by the route that relayed; used once (§16.7 step 6 with serial forking). */
   forwarding: RequestContext | FailureContext;
   /** A 6xx arrived: no new branches, best response is a 6xx (§16.7 step 5/6). */
   got6xx = false;
+  /**
+   * Responses held behind an asynchronous reply route (an SDP rewrite waiting for the media
+   * relay); later responses of this context queue behind it so their order is kept. null = none.
+   */
+  replyChain: Promise<void> | null = null;
   /** Final-response observers (acc) were told. */
   notified = false;
   readonly toTag = generateTag();
@@ -99,6 +111,10 @@ class ResponseContext {
     for (const b of this.branches) if (b.final === null) n++;
     return n;
   }
+
+  onTimer(): void {
+    this.owner?.onFinalResponseTimeout(this);
+  }
 }
 
 export interface ProxyCoreDeps {
@@ -108,6 +124,10 @@ export interface ProxyCoreDeps {
   resolver: TargetResolver;
   logger: Logger;
   stats: ProxyStats;
+  /** New INVITEs are refused 503 while overloaded (docs/security.md); null = never. */
+  overload?: OverloadGuard | null;
+  /** The process's one timer wheel (the transaction layer's): per-relay final-response timeouts. */
+  wheel: TimerWheel;
 }
 
 export class ProxyCore implements TransactionUser, ProxyActions {
@@ -151,6 +171,14 @@ export class ProxyCore implements TransactionUser, ProxyActions {
     const invalid = this.validate(req);
     if (invalid) {
       this.respond(stx, req, invalid.status, invalid.reason, invalid.extra);
+      return;
+    }
+    // Overload (docs/security.md): a new INVITE is refused 503 + Retry-After (RFC 3261
+    // §21.5.4); transactions in progress, in-dialog requests and CANCEL are still served.
+    const overload = this.deps.overload;
+    if (overload && overload.rejectsNewInvite(req)) {
+      const e = PROXY_ERRORS.SIP_ERR_OVERLOADED;
+      this.respond(stx, req, e.status, e.reason, [['Retry-After', overload.retryAfter()]]);
       return;
     }
     this.runRequestRoute(new RequestContext(this, req, stx.source, stx, req.uri.toString()));
@@ -276,7 +304,8 @@ export class ProxyCore implements TransactionUser, ProxyActions {
 
   private withServer(extra?: [string, string][]): [string, string][] {
     const out: [string, string][] = extra ? [...extra] : [];
-    out.push(['Server', this.deps.config.serverHeader]);
+    // An empty serverHeader sends none: no signature for scanners such as svmap to match.
+    if (this.deps.config.serverHeader !== '') out.push(['Server', this.deps.config.serverHeader]);
     return out;
   }
 
@@ -324,6 +353,31 @@ export class ProxyCore implements TransactionUser, ProxyActions {
     // The R-URI is the first branch; appended targets (location contacts, append_branch) follow.
     this.startBranch(rc, ctx, { uri: ctx.request.uri, nextHop: ctx.nextHop });
     for (const t of ctx.targets) this.startBranch(rc, ctx, t);
+    // Kamailio's t_set_fr: the timeout covers the branches of this relay only; a relay without
+    // one (e.g. a failure route's) disarms what an earlier relay armed.
+    if (ctx.finalResponseTimeout !== null && rc.pending > 0) {
+      rc.owner = this;
+      this.deps.wheel.schedule(rc.frTimer, ctx.finalResponseTimeout);
+    } else {
+      this.deps.wheel.cancel(rc.frTimer);
+    }
+  }
+
+  /**
+   * The route's final-response timeout fired (Kamailio's fr_inv_timer): every branch still
+   * without a final is CANCELled if it had a provisional (RFC 3261 §9.1; without one the CANCEL
+   * waits for it) and counts as a local 408, so the failure route runs as for any 408 (§16.7
+   * step 2, §16.8).
+   */
+  onFinalResponseTimeout(rc: ResponseContext): void {
+    if (rc.finalSent || this.contexts.get(rc.stx.id) !== rc) return;
+    const e = PROXY_ERRORS.SIP_ERR_REQUEST_TIMEOUT;
+    const open = rc.branches.filter((b) => b.final === null);
+    for (const b of open) this.cancelBranch(b);
+    for (const b of open) {
+      if (b.final !== null) continue;
+      this.branchFinal(b, this.localResponse(rc, e.status, e.reason));
+    }
   }
 
   private contextOfRequest(ctx: FailureContext): ResponseContext | undefined {
@@ -398,7 +452,9 @@ export class ProxyCore implements TransactionUser, ProxyActions {
    */
   private addRecordRoute(req: SipRequest, source: MessageSource, out: Transport): void {
     const inbound = this.incomingTransport(source);
-    for (const value of recordRouteValues(inbound, out, this.deps.identity.advertised).reverse()) {
+    // §16.6 step 4: a SIPS R-URI or top Route (after the strict-route fix-up) asks for a SIPS Record-Route.
+    const secure = req.uri.scheme === 'sips' || req.routes[0]?.uri.scheme === 'sips';
+    for (const value of recordRouteValues(inbound, out, this.deps.identity.advertised, secure).reverse()) {
       req.headers.prepend('Record-Route', value);
     }
   }
@@ -477,7 +533,10 @@ export class ProxyCore implements TransactionUser, ProxyActions {
 
   /** RFC 3261 §9.1: CANCEL only a branch with a provisional and no final; else remember. */
   private cancelBranch(b: Branch): void {
-    if (b.final !== null || b.cancelSent || b.tx === null || b.request === null) return;
+    if (b.cancelSent || b.tx === null || b.request === null) return;
+    // A branch with a final is done, unless that final was our own (a final-response timeout)
+    // and the CANCEL still waits for the branch's first provisional.
+    if (b.final !== null && !b.cancelWanted) return;
     if (b.provisional === 0) {
       b.cancelWanted = true;
       return;
@@ -504,39 +563,109 @@ export class ProxyCore implements TransactionUser, ProxyActions {
       return;
     }
     const rc = branch.context;
+    if (this.contexts.get(rc.stx.id) !== rc) {
+      this.lateResponse(branch, tx, res);
+      return;
+    }
     // §16.7 step 3: remove our Via.
     res.popVia();
+    if (rc.replyChain !== null) {
+      // An earlier response waits for its reply route: this one goes out after it.
+      this.chainReply(rc, rc.replyChain.then(() => this.handleResponse(branch, res)));
+      return;
+    }
+    this.handleResponse(branch, res);
+  }
+
+  /** Queues a held response's continuation; the chain clears itself when it drains. */
+  private chainReply(rc: ResponseContext, p: Promise<void>): void {
+    const chained = p.catch((err: unknown) => this.log.error({ callId: safeCallId(rc.original), err }, 'held response failed'));
+    rc.replyChain = chained;
+    void chained.then(() => {
+      if (rc.replyChain === chained) rc.replyChain = null;
+    });
+  }
+
+  /** Runs the reply route, then passes the response upstream (once it settled, when asynchronous). */
+  private replyRouteThenPass(rc: ResponseContext, branch: Branch, res: SipResponse): void {
+    const verdict = this.runReplyRoute(rc, branch, res);
+    if (verdict === true) this.passResponse(rc, branch, res);
+    else if (verdict !== false) {
+      this.chainReply(
+        rc,
+        verdict.then((pass) => {
+          if (pass) this.passResponse(rc, branch, res);
+        }),
+      );
+    }
+  }
+
+  /** §16.7 step 5: a provisional goes upstream unless a final went out; a 2xx always does. */
+  private passResponse(rc: ResponseContext, branch: Branch, res: SipResponse): void {
+    if (res.status >= 200) this.forward2xx(rc, branch, res);
+    else if (!rc.finalSent) rc.stx.respond(res);
+  }
+
+  private handleResponse(branch: Branch, res: SipResponse): void {
+    const rc = branch.context;
     if (res.status < 200) {
       branch.provisional = Math.max(branch.provisional, res.status);
       if (branch.cancelWanted || (rc.canceled && !branch.cancelSent)) this.cancelBranch(branch);
       // §16.7 step 5: 100 is not forwarded; other provisionals are, unless a final went out.
-      if (res.status === 100 || rc.finalSent) return;
-      if (!this.runReplyRoute(rc, res)) return;
-      rc.stx.respond(res);
+      // A branch already given up (final-response timeout) only gets its CANCEL.
+      if (res.status === 100 || rc.finalSent || branch.final !== null) return;
+      this.replyRouteThenPass(rc, branch, res);
       return;
     }
     if (res.status < 300) {
       // 2xx: forward every one at once (§16.7 step 5), cancel the other branches.
       const first = branch.final === null;
       if (first) this.branchDone(branch, res);
-      if (!this.runReplyRoute(rc, res)) return;
-      if (rc.original.method !== 'INVITE' && rc.finalSent) return;
-      rc.finalSent = true;
-      this.deps.stats.countRelayedFinal(res.status);
-      rc.stx.respond(res);
-      this.notifyFinal(rc, res);
-      if (rc.original.method === 'INVITE') for (const b of rc.branches) if (b !== branch) this.cancelBranch(b);
-      this.maybeRelease(rc);
+      this.replyRouteThenPass(rc, branch, res);
       return;
     }
     if (branch.final !== null) return;
     this.branchFinal(branch, res);
   }
 
+  private forward2xx(rc: ResponseContext, branch: Branch, res: SipResponse): void {
+    if (rc.original.method !== 'INVITE' && rc.finalSent) return;
+    rc.finalSent = true;
+    this.deps.stats.countRelayedFinal(res.status);
+    rc.stx.respond(res);
+    this.notifyFinal(rc, res);
+    if (rc.original.method === 'INVITE') for (const b of rc.branches) if (b !== branch) this.cancelBranch(b);
+    this.maybeRelease(rc);
+  }
+
+  /**
+   * A response for a branch whose context was released while the branch waited for a provisional
+   * to be CANCELled (a final-response timeout gave it up, RFC 3261 §9.1): a provisional lets the
+   * CANCEL go now; a final ends it. A 2xx here answers a call whose caller already has its final
+   * response; it is not passed on (the callee's UA ends that dialog when its 2xx is not ACKed).
+   */
+  private lateResponse(branch: Branch, tx: ClientTransaction, res: SipResponse): void {
+    if (res.status < 200) {
+      branch.provisional = Math.max(branch.provisional, res.status);
+      this.cancelBranch(branch);
+      return;
+    }
+    this.branchesByTx.delete(tx.id);
+  }
+
+  /** A given-up branch (see lateResponse) is forgotten when its transaction ends. */
+  private forgetReleased(branch: Branch, tx: ClientTransaction): void {
+    if (this.contexts.get(branch.context.stx.id) !== branch.context) this.branchesByTx.delete(tx.id);
+  }
+
   onTimeout(tx: ClientTransaction): void {
     if (this.cancelTxs.delete(tx.id)) return;
     const branch = this.branchesByTx.get(tx.id);
-    if (!branch || branch.final !== null) return;
+    if (!branch) return;
+    if (branch.final !== null) {
+      this.forgetReleased(branch, tx);
+      return;
+    }
     // §16.7 step 2 / §16.8: a timeout counts as a 408 for response selection.
     const e = PROXY_ERRORS.SIP_ERR_REQUEST_TIMEOUT;
     this.branchFinal(branch, this.localResponse(branch.context, e.status, e.reason));
@@ -545,7 +674,11 @@ export class ProxyCore implements TransactionUser, ProxyActions {
   onTransportError(tx: ClientTransaction, err: Error): void {
     if (this.cancelTxs.delete(tx.id)) return;
     const branch = this.branchesByTx.get(tx.id);
-    if (!branch || branch.final !== null) return;
+    if (!branch) return;
+    if (branch.final !== null) {
+      this.forgetReleased(branch, tx);
+      return;
+    }
     this.log.warn({ callId: safeCallId(tx.request), err: err.message }, 'transport error on branch');
     const e = PROXY_ERRORS.SIP_ERR_TRANSPORT_FAILURE;
     this.branchFinal(branch, this.localResponse(branch.context, e.status, e.reason));
@@ -597,16 +730,27 @@ export class ProxyCore implements TransactionUser, ProxyActions {
     if (rc && rc.pending === 0) this.release(rc);
   }
 
-  private runReplyRoute(rc: ResponseContext, res: SipResponse): boolean {
+  /** true/false: pass or drop now; a promise when the route is asynchronous (it never rejects). */
+  private runReplyRoute(rc: ResponseContext, branch: Branch, res: SipResponse): boolean | Promise<boolean> {
     const route = rc.forwarding.replyRoute;
     if (route === null) return true;
-    const ctx = new ReplyContext(rc.original, res, null);
+    const ctx = new ReplyContext(rc.original, res, replySource(branch));
+    let result: void | Promise<void>;
     try {
-      route(ctx);
+      result = route(ctx);
     } catch (err) {
       this.log.error({ callId: safeCallId(res), err }, 'reply route failed');
+      return !ctx.dropped;
     }
-    return !ctx.dropped;
+    if (result === undefined) return !ctx.dropped;
+    return result.then(
+      () => !ctx.dropped,
+      (err: unknown) => {
+        // A failed rewrite (media relay down) still lets the reply through, as it came.
+        this.log.error({ callId: safeCallId(res), err }, 'reply route failed');
+        return !ctx.dropped;
+      },
+    );
   }
 
   private branchDone(branch: Branch, res: SipResponse): void {
@@ -642,6 +786,8 @@ export class ProxyCore implements TransactionUser, ProxyActions {
       fctx.recordRouteRequested = rc.forwarding.recordRouteRequested;
       for (const f of rc.forwarding.flags) fctx.flags.add(f);
       fctx.observers = rc.forwarding.observers;
+      // Transaction AVPs (the LCR hunt, the callee) live as long as the transaction.
+      fctx.avps = rc.forwarding.avps;
       rc.forwarding.failureRoute = null;
       rc.forwarding = fctx;
       let result: void | Promise<void>;
@@ -693,10 +839,28 @@ export class ProxyCore implements TransactionUser, ProxyActions {
   }
 
   private release(rc: ResponseContext): void {
+    this.deps.wheel.cancel(rc.frTimer);
     this.contexts.delete(rc.stx.id);
-    for (const b of rc.branches) if (b.tx) this.branchesByTx.delete(b.tx.id);
+    for (const b of rc.branches) {
+      if (b.tx === null) continue;
+      // A branch given up before any provisional keeps its entry until one arrives, so that it
+      // can still be CANCELled (RFC 3261 §9.1), or until its transaction ends (lateResponse).
+      if (b.cancelWanted && !b.cancelSent) continue;
+      this.branchesByTx.delete(b.tx.id);
+    }
   }
 
+}
+
+/**
+ * Where a branch's responses come from: the address its request was sent to, on our socket that
+ * sent it (a UDP UA answers from where it was reached, RFC 3581 §4; a stream reuses the connection).
+ */
+function replySource(branch: Branch): MessageSource | null {
+  const d = branch.destination;
+  const t = branch.transport;
+  if (d === null || t === null) return null;
+  return { protocol: d.protocol, address: d.address, port: d.port, local: t.local, connectionId: null };
 }
 
 /** The next hop of a request: the top Route if any (loose routing), else the R-URI (§16.6 step 7). */

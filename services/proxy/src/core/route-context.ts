@@ -17,7 +17,11 @@ export interface Target {
   q?: number;
 }
 
-export type ReplyRoute = (ctx: ReplyContext) => void;
+/**
+ * May return a promise (an rtpengine `answer` round trip rewriting the SDP): the core then holds
+ * this reply, and the later replies of the same transaction behind it, until it settles.
+ */
+export type ReplyRoute = (ctx: ReplyContext) => void | Promise<void>;
 
 /** What a module armed on a request learns when its transaction gets its final response. */
 export interface FinalResponseEvent {
@@ -67,6 +71,17 @@ export abstract class ForwardingContext {
   handled = false;
   /** Modules to tell about the final response; null while none is armed. */
   observers: FinalResponseObserver[] | null = null;
+  /**
+   * Kamailio's `t_set_fr()`: how long (ms) the branches of the next relay may go without a final
+   * response before they are CANCELled and count as a local 408; null = the transaction timers only.
+   */
+  finalResponseTimeout: number | null = null;
+  /**
+   * Kamailio's transaction AVPs: values a route or module keeps for the rest of the transaction
+   * (the LCR hunt, the callee before lookup). The failure route sees the same map. Modules key it
+   * with their own symbols.
+   */
+  avps = new Map<symbol, unknown>();
 
   constructor(
     protected readonly actions: ProxyActions,
@@ -104,6 +119,11 @@ export abstract class ForwardingContext {
   /** Arms the failure route (Kamailio's t_on_failure) before relay. */
   setFailureRoute(route: FailureRoute): void {
     this.failureRoute = route;
+  }
+
+  /** Kamailio's `t_set_fr(ms)` for the next relay (see `finalResponseTimeout`). */
+  setFinalResponseTimeout(ms: number): void {
+    this.finalResponseTimeout = ms;
   }
 
   /** Arms the reply route (Kamailio's t_on_reply) before relay. */
@@ -172,6 +192,10 @@ export class ReplyContext {
   constructor(
     readonly request: SipRequest,
     readonly response: SipResponse,
+    /**
+     * Where the reply came from: the address the branch was sent to (a UDP reply comes back from
+     * it, RFC 3581 symmetric response routing) on our socket that sent it; null when unknown.
+     */
     readonly source: MessageSource | null,
   ) {}
 

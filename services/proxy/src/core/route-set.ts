@@ -17,19 +17,26 @@ function hostPort(t: Transport, advertised: string | null): string {
   return `${h}:${t.local.port}`;
 }
 
-/** The Record-Route URI for one of our sockets: `<sip:host:port;transport=tcp;lr>`. */
-export function recordRouteUri(t: Transport, advertised: string | null, r2: boolean): string {
-  const transport = t.protocol === 'UDP' ? '' : `;transport=${t.protocol.toLowerCase()}`;
-  return `<sip:${hostPort(t, advertised)}${transport}${r2 ? ';r2=on' : ''};lr>`;
+/**
+ * The Record-Route URI for one of our sockets: `<sip:host:port;transport=tcp;lr>`. `secure`
+ * (a SIPS request, §16.6 step 4) makes a TLS socket's entry `<sips:host:port;lr>`: a SIPS URI
+ * already means TLS, so it carries no transport parameter (RFC 5630 §3.2).
+ */
+export function recordRouteUri(t: Transport, advertised: string | null, r2: boolean, secure = false): string {
+  const sips = secure && t.protocol === 'TLS';
+  const transport = t.protocol === 'UDP' || sips ? '' : `;transport=${t.protocol.toLowerCase()}`;
+  return `<${sips ? 'sips' : 'sip'}:${hostPort(t, advertised)}${transport}${r2 ? ';r2=on' : ''};lr>`;
 }
 
 /**
  * §16.6 step 4: the Record-Route values to insert, top first. One entry when the request leaves
- * on the socket it came in on; two (outbound side first, `r2=on`) when it crosses sockets.
+ * on the socket it came in on; two (outbound side first, `r2=on`) when it crosses sockets, e.g.
+ * UDP in and TLS out: each side's later requests then name the socket they reach us on.
+ * `secure`: the R-URI or the top Route is a SIPS URI, so the Record-Route URI must be SIPS too.
  */
-export function recordRouteValues(inbound: Transport | null, out: Transport, advertised: string | null): string[] {
-  if (inbound === null || inbound === out) return [recordRouteUri(out, advertised, false)];
-  return [recordRouteUri(out, advertised, true), recordRouteUri(inbound, advertised, true)];
+export function recordRouteValues(inbound: Transport | null, out: Transport, advertised: string | null, secure = false): string[] {
+  if (inbound === null || inbound === out) return [recordRouteUri(out, advertised, false, secure)];
+  return [recordRouteUri(out, advertised, true, secure), recordRouteUri(inbound, advertised, true, secure)];
 }
 
 /**

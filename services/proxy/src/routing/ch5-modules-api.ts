@@ -5,6 +5,7 @@
  */
 import type { FailureContext, RequestContext } from '../core/route-context.js';
 import type { ProxyModules } from './modules-api.js';
+import type { NatModules } from './nat-sub-routes.js';
 
 /**
  * The outcome of www_authorize / proxy_authorize. The route reads `authorized`; the other
@@ -62,5 +63,7 @@ export interface Ch5Modules extends ProxyModules {
   aliases: AliasApi;
   domain: DomainApi;
   usrloc: UsrlocSyncApi;
+  /** nathelper + rtpengine (routing/nat-sub-routes.ts); null = no NAT handling. */
+  nat?: NatModules | null;
 }
 

@@ -52,7 +52,7 @@ before(async () => {
   port = t.local.port;
   const identity = new LocalIdentity([t.local], config.domains);
   const location = new LocationStore();
-  const core = new ProxyCore({ config, transport, identity, resolver: new TargetResolver(), logger: silentLogger, stats: new ProxyStats() });
+  const core = new ProxyCore({ config, transport, identity, resolver: new TargetResolver(), logger: silentLogger, stats: new ProxyStats(), wheel });
   const transactions = new TransactionLayer(transport, core, { timers: { T1: config.timers.t1, T2: config.timers.t2, T4: config.timers.t4, timerC: config.timers.timerC }, logger: silentLogger, wheel });
   persistence = new LocationPersistence({ mode: 'write-through', repo: storage.location, store: location, logger: silentStorageLogger });
   await persistence.start();

@@ -33,18 +33,30 @@
 import type { ProxyRouter } from '../core/proxy-core.js';
 import type { RequestContext } from '../core/route-context.js';
 import { keepalive, relay } from './sub-routes.js';
+import { strayAck } from './stray-ack.js';
+import { removePreloadedRoute } from './preloaded-route.js';
+import { natDetect, natManage } from './nat-sub-routes.js';
 import { PROXY_ERRORS } from '../errors.js';
-import type { Ch5Modules } from './ch5-modules-api.js';
+import type { AuthResult, Ch5Modules } from './ch5-modules-api.js';
 
 
 export async function ch5RequestRoute(ctx: RequestContext, m: Ch5Modules): Promise<void> {
   if (keepalive(ctx)) return;
 
+  // route(NATDETECT): before Contact is stored (REGISTER) or forwarded.
+  if (m.nat) natDetect(ctx, m.nat);
+
   if (ctx.method !== 'REGISTER') m.rr.recordRoute(ctx);
+
+  // The ACK of a late offer carries the SDP answer (RFC 3264 §2): the media relay sees it
+  // before strayAck relays or drops the ACK.
+  if (m.nat && ctx.method === 'ACK') await natManage(ctx, m.nat);
+  if (strayAck(ctx, m)) return;
+  removePreloadedRoute(ctx);
 
   if (m.rr.looseRoute(ctx)) {
     ctx.hint('rr-enforced');
-    relay(ctx, m);
+    await relayWithNat(ctx, m);
     return;
   }
 
@@ -57,7 +69,7 @@ export async function ch5RequestRoute(ctx: RequestContext, m: Ch5Modules): Promi
       if (!(await authenticateCaller(ctx, m))) return;
     }
     ctx.hint('outbound');
-    relay(ctx, m);
+    await relayWithNat(ctx, m);
     return;
   }
 
@@ -72,7 +84,7 @@ export async function ch5RequestRoute(ctx: RequestContext, m: Ch5Modules): Promi
 
   if ((await m.aliases.lookup(ctx)) && !ctx.uriIsMyself()) {
     ctx.hint('outbound alias');
-    relay(ctx, m);
+    await relayWithNat(ctx, m);
     return;
   }
 
@@ -82,11 +94,18 @@ export async function ch5RequestRoute(ctx: RequestContext, m: Ch5Modules): Promi
     return;
   }
   ctx.hint('usrloc applied');
+  await relayWithNat(ctx, m);
+}
+
+/** route(NATMANAGE) then route[1]: media anchored (when NATed) before the relay. */
+async function relayWithNat(ctx: RequestContext, m: Ch5Modules): Promise<void> {
+  // ACKs had their NAT handling before strayAck (see the top of the route).
+  if (m.nat && ctx.method !== 'ACK') await natManage(ctx, m.nat);
   relay(ctx, m);
 }
 
-/** REGISTER for one of our domains: digest (401), check_to (403), then save("location"). */
-async function registrar(ctx: RequestContext, m: Ch5Modules): Promise<void> {
+/** REGISTER for one of our domains: digest (401), check_to (403), then save("location"). Shared with the provider route. */
+export async function registrar(ctx: RequestContext, m: Ch5Modules): Promise<void> {
   const auth = await m.auth.wwwAuthorize(ctx);
   if (!auth.authorized) {
     m.auth.challenge(ctx, auth);
@@ -101,29 +120,33 @@ async function registrar(ctx: RequestContext, m: Ch5Modules): Promise<void> {
   m.registrar.save(ctx);
 }
 
-/** route[2]: the caller is one of our users; prove it (407), and that From is really them (403). */
-async function authenticateCaller(ctx: RequestContext, m: Ch5Modules): Promise<boolean> {
+/**
+ * route[2]: the caller is one of our users; prove it (407), and that From is really them (403).
+ * The credentials that passed (for is_user_in("credentials", …)), or null when a reply was sent.
+ * Shared with the provider route.
+ */
+export async function authenticateCaller(ctx: RequestContext, m: Ch5Modules): Promise<AuthResult | null> {
   const auth = await m.auth.proxyAuthorize(ctx);
   if (!auth.authorized) {
     m.auth.challenge(ctx, auth);
-    return false;
+    return null;
   }
   if (!m.auth.checkFrom(ctx, auth)) {
     reply(ctx, PROXY_ERRORS.SIP_ERR_FORBIDDEN_FROM);
-    return false;
+    return null;
   }
   // RFC 3261 §22.3: the proxy that checked the credentials removes them before forwarding.
   m.auth.consumeCredentials(ctx, auth);
-  return true;
+  return auth;
 }
 
 /** RFC 3261 §22.1: ACK and CANCEL cannot be challenged. */
-function neverChallenged(ctx: RequestContext): boolean {
+export function neverChallenged(ctx: RequestContext): boolean {
   return ctx.method === 'ACK' || ctx.method === 'CANCEL';
 }
 
 
-function reply(ctx: RequestContext, r: { status: number; reason: string }): void {
+export function reply(ctx: RequestContext, r: { status: number; reason: string }): void {
   ctx.reply(r.status, r.reason);
 }
 

@@ -3,7 +3,7 @@
  * both openser.cfg files; here they are written once).
  */
 import { SipUri } from '@voip/sip';
-import type { RequestContext } from '../core/route-context.js';
+import type { FailureContext, RequestContext } from '../core/route-context.js';
 import type { ProxyModules } from './modules-api.js';
 
 const OPTIONS_ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, MESSAGE, SUBSCRIBE, NOTIFY, PRACK, PUBLISH, REFER, UPDATE';
@@ -24,7 +24,7 @@ export function keepalive(ctx: RequestContext): boolean {
  * route[1]: account calls (INVITE: Start or missed call; BYE: Stop), then stateful relay
  * (t_relay); the core answers sl_reply_error's codes on failure.
  */
-export function relay(ctx: RequestContext, m: ProxyModules): void {
+export function relay(ctx: RequestContext | FailureContext, m: ProxyModules): void {
   if (ctx.method === 'INVITE') m.acc.account(ctx, { missed: true });
   else if (ctx.method === 'BYE') m.acc.account(ctx);
   ctx.relay();

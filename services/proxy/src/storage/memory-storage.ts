@@ -5,22 +5,35 @@
  */
 import { StorageError } from './storage-error.js';
 import type {
+  AddressRepository,
+  AddressRow,
   AliasRepository,
   AliasRow,
+  DialplanRepository,
+  DialplanRow,
   DomainRepository,
   DomainRow,
   GroupRepository,
   GroupRow,
+  LcrGatewayRow,
+  LcrRepository,
+  LcrRuleRow,
+  LcrRuleTargetRow,
   LocationRepository,
   LocationRow,
+  NewRow,
   PreferenceRepository,
   PreferenceRow,
   SchemaReport,
+  SpeedDialRepository,
+  SpeedDialRow,
   Storage,
   Subscriber,
   SubscriberRepository,
+  TrustedRepository,
+  TrustedRow,
 } from './storage.js';
-import { REQUIRED_TABLE_VERSIONS } from './storage.js';
+import { PROVIDER_TABLE_VERSIONS, REQUIRED_TABLE_VERSIONS } from './storage.js';
 
 /** Domains compare case-insensitively (RFC 3261 §19.1.4 host comparison); stored as given. */
 function dkey(domain: string | null): string {
@@ -225,6 +238,190 @@ class MemoryLocation implements LocationRepository {
   }
 }
 
+/**
+ * A table with an AUTO_INCREMENT id, like the Kamailio tables below: ids start at 1 and are
+ * never reused, rows come back as copies in id order.
+ */
+class MemoryTable<T extends { id: number }> {
+  private readonly rows = new Map<number, T>();
+  private nextId = 1;
+
+  insert(row: NewRow<T>): number {
+    const id = this.nextId++;
+    this.rows.set(id, { id, ...row } as T);
+    return id;
+  }
+
+  all(): T[] {
+    return [...this.rows.values()].map((r) => ({ ...r }));
+  }
+
+  find(pred: (r: T) => boolean): T | undefined {
+    for (const r of this.rows.values()) if (pred(r)) return r;
+    return undefined;
+  }
+
+  delete(id: number): boolean {
+    return this.rows.delete(id);
+  }
+
+  /** Deletes the matching rows; the number deleted. */
+  deleteWhere(pred: (r: T) => boolean): number {
+    let n = 0;
+    for (const [id, r] of this.rows) {
+      if (pred(r)) {
+        this.rows.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+}
+
+class MemoryTrusted implements TrustedRepository {
+  readonly table = new MemoryTable<TrustedRow>();
+
+  async list(): Promise<TrustedRow[]> {
+    return this.table.all();
+  }
+
+  async add(row: NewRow<TrustedRow>): Promise<number> {
+    // The trusted table has no unique key (several patterns per peer are legal); an identical
+    // row would only shadow the first, so it is refused like an alias duplicate.
+    const dup = this.table.find((r) => r.srcIp === row.srcIp && r.proto === row.proto && r.fromPattern === row.fromPattern && r.ruriPattern === row.ruriPattern);
+    if (dup) throw new StorageError('STORAGE_ERR_DUPLICATE', `trusted peer ${row.srcIp} (${row.proto}${row.fromPattern === null ? '' : `, ${row.fromPattern}`}) already exists`);
+    return this.table.insert(row);
+  }
+
+  async removeBySrcIp(srcIp: string): Promise<number> {
+    return this.table.deleteWhere((r) => r.srcIp === srcIp);
+  }
+}
+
+class MemoryAddresses implements AddressRepository {
+  readonly table = new MemoryTable<AddressRow>();
+
+  async list(): Promise<AddressRow[]> {
+    return this.table.all();
+  }
+
+  async add(row: NewRow<AddressRow>): Promise<number> {
+    const dup = this.table.find((r) => r.grp === row.grp && r.ipAddr === row.ipAddr && r.mask === row.mask && r.port === row.port);
+    if (dup) throw new StorageError('STORAGE_ERR_DUPLICATE', `address ${row.ipAddr}/${row.mask} port ${row.port} is already in group ${row.grp}`);
+    return this.table.insert(row);
+  }
+
+  async remove(id: number): Promise<boolean> {
+    return this.table.delete(id);
+  }
+}
+
+class MemoryLcr implements LcrRepository {
+  readonly gw = new MemoryTable<LcrGatewayRow>();
+  readonly rule = new MemoryTable<LcrRuleRow>();
+  readonly target = new MemoryTable<LcrRuleTargetRow>();
+
+  async gateways(): Promise<LcrGatewayRow[]> {
+    return this.gw.all();
+  }
+
+  async rules(): Promise<LcrRuleRow[]> {
+    return this.rule.all();
+  }
+
+  async targets(): Promise<LcrRuleTargetRow[]> {
+    return this.target.all();
+  }
+
+  async addGateway(row: NewRow<LcrGatewayRow>): Promise<number> {
+    if (row.gwName !== null && this.gw.find((g) => g.lcrId === row.lcrId && g.gwName === row.gwName)) {
+      throw new StorageError('STORAGE_ERR_DUPLICATE', `gateway ${row.gwName} already exists in LCR instance ${row.lcrId}`);
+    }
+    return this.gw.insert(row);
+  }
+
+  async removeGateway(lcrId: number, gwName: string): Promise<boolean> {
+    // Every gateway of that name (a table written by other tools may repeat one), with its targets.
+    const ids = new Set(this.gw.all().filter((x) => x.lcrId === lcrId && x.gwName === gwName).map((x) => x.id));
+    if (ids.size === 0) return false;
+    this.target.deleteWhere((t) => ids.has(t.gwId));
+    this.gw.deleteWhere((x) => ids.has(x.id));
+    return true;
+  }
+
+  async addRule(row: NewRow<LcrRuleRow>): Promise<number> {
+    // lcr_rule's unique key (lcr_id, prefix, from_uri), with NULL equal to NULL: MySQL's index
+    // lets NULLs repeat, but two such rules are the same rule to load_gws().
+    if (this.rule.find((r) => r.lcrId === row.lcrId && r.prefix === row.prefix && r.fromUri === row.fromUri)) {
+      throw new StorageError('STORAGE_ERR_DUPLICATE', `LCR rule for prefix ${row.prefix ?? '(any)'}${row.fromUri === null ? '' : ` from ${row.fromUri}`} already exists in LCR instance ${row.lcrId}`);
+    }
+    return this.rule.insert(row);
+  }
+
+  async removeRule(id: number): Promise<boolean> {
+    if (!this.rule.delete(id)) return false;
+    this.target.deleteWhere((t) => t.ruleId === id);
+    return true;
+  }
+
+  async addTarget(row: NewRow<LcrRuleTargetRow>): Promise<number> {
+    // lcr_rule_target's unique key (rule_id, gw_id).
+    if (this.target.find((t) => t.ruleId === row.ruleId && t.gwId === row.gwId)) {
+      throw new StorageError('STORAGE_ERR_DUPLICATE', `gateway ${row.gwId} is already a target of LCR rule ${row.ruleId}`);
+    }
+    return this.target.insert(row);
+  }
+}
+
+class MemorySpeedDial implements SpeedDialRepository {
+  readonly table = new MemoryTable<SpeedDialRow>();
+
+  async lookup(username: string, domain: string, sdUsername: string): Promise<SpeedDialRow | null> {
+    const r = this.table.find((x) => x.username === username && dkey(x.domain) === dkey(domain) && x.sdUsername === sdUsername);
+    return r ? { ...r } : null;
+  }
+
+  async list(account?: { username: string; domain: string }): Promise<SpeedDialRow[]> {
+    return this.table
+      .all()
+      .filter((r) => account === undefined || (r.username === account.username && dkey(r.domain) === dkey(account.domain)))
+      .sort((a, b) => a.domain.localeCompare(b.domain) || a.username.localeCompare(b.username) || a.sdUsername.localeCompare(b.sdUsername));
+  }
+
+  async add(row: NewRow<SpeedDialRow>): Promise<number> {
+    // speed_dial_idx: UNIQUE (username, domain, sd_domain, sd_username).
+    const dup = this.table.find(
+      (x) => x.username === row.username && dkey(x.domain) === dkey(row.domain) && dkey(x.sdDomain) === dkey(row.sdDomain) && x.sdUsername === row.sdUsername,
+    );
+    if (dup) throw new StorageError('STORAGE_ERR_DUPLICATE', `speed dial ${row.sdUsername} of ${row.username}@${row.domain} already exists`);
+    return this.table.insert(row);
+  }
+
+  async remove(username: string, domain: string, sdUsername: string): Promise<boolean> {
+    return this.table.deleteWhere((x) => x.username === username && dkey(x.domain) === dkey(domain) && x.sdUsername === sdUsername) > 0;
+  }
+}
+
+class MemoryDialplan implements DialplanRepository {
+  readonly table = new MemoryTable<DialplanRow>();
+
+  async list(dpid?: number): Promise<DialplanRow[]> {
+    // dialplan's load order: by dpid, then priority (lower first), then id.
+    return this.table
+      .all()
+      .filter((r) => dpid === undefined || r.dpid === dpid)
+      .sort((a, b) => a.dpid - b.dpid || a.pr - b.pr || a.id - b.id);
+  }
+
+  async add(row: NewRow<DialplanRow>): Promise<number> {
+    return this.table.insert(row);
+  }
+
+  async remove(id: number): Promise<boolean> {
+    return this.table.delete(id);
+  }
+}
+
 export class MemoryStorage implements Storage {
   readonly kind = 'memory';
   readonly subscribers = new MemorySubscribers();
@@ -233,16 +430,21 @@ export class MemoryStorage implements Storage {
   readonly groups = new MemoryGroups();
   readonly preferences = new MemoryPreferences();
   readonly location = new MemoryLocation();
+  readonly trusted = new MemoryTrusted();
+  readonly addresses = new MemoryAddresses();
+  readonly lcr = new MemoryLcr();
+  readonly speedDial = new MemorySpeedDial();
+  readonly dialplan = new MemoryDialplan();
 
   constructor(readonly description = 'memory') {}
 
   async initSchema(): Promise<SchemaReport> {
     // Nothing to create: the maps exist. Reported as existing so callers print the same summary.
-    return { created: [], existing: Object.keys(REQUIRED_TABLE_VERSIONS), altered: [] };
+    return { created: [], existing: [...Object.keys(REQUIRED_TABLE_VERSIONS), ...Object.keys(PROVIDER_TABLE_VERSIONS)], altered: [] };
   }
 
   async versions(): Promise<Map<string, number>> {
-    return new Map(Object.entries(REQUIRED_TABLE_VERSIONS));
+    return new Map([...Object.entries(REQUIRED_TABLE_VERSIONS), ...Object.entries(PROVIDER_TABLE_VERSIONS)]);
   }
 
   async close(): Promise<void> {}

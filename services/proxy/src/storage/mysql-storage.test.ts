@@ -11,10 +11,10 @@ import { adminUrl, createKamdbctlDatabase, createTestDatabase, kamctl, type Test
 import { assertSchema, openStorage } from './open-storage.js';
 import { describeStorageContract } from './storage-contract.js';
 import { isStorageError } from './storage-error.js';
-import { REQUIRED_TABLE_VERSIONS } from './storage.js';
+import { PROVIDER_TABLE_VERSIONS, REQUIRED_TABLE_VERSIONS } from './storage.js';
 import { parseDbUrl, type MysqlUrl } from './db-url.js';
 
-const DATA_TABLES = ['subscriber', 'location', 'dbaliases', 'domain', 'grp', 'usr_preferences'];
+const DATA_TABLES = ['subscriber', 'location', 'dbaliases', 'domain', 'grp', 'usr_preferences', ...Object.keys(PROVIDER_TABLE_VERSIONS)];
 
 async function truncateAll(s: MysqlStorage): Promise<MysqlStorage> {
   for (const t of DATA_TABLES) await s.query(`DELETE FROM \`${t}\``, [], `emptying ${t}`);
@@ -37,12 +37,12 @@ describe('MysqlStorage on our schema', () => {
     await assert.rejects(assertSchema(storage), (e: unknown) => isStorageError(e, 'STORAGE_ERR_SCHEMA'));
     const first = await storage.initSchema();
     assert.deepEqual(first.existing, []);
-    for (const t of ['version', ...Object.keys(REQUIRED_TABLE_VERSIONS), 'trusted', 'location_attrs']) assert.ok(first.created.includes(t), t);
+    for (const t of ['version', ...Object.keys(REQUIRED_TABLE_VERSIONS), ...Object.keys(PROVIDER_TABLE_VERSIONS), 'location_attrs']) assert.ok(first.created.includes(t), t);
     assert.equal(storage.hasEmailColumn, true);
     await assertSchema(storage);
+    await assertSchema(storage, Object.keys(PROVIDER_TABLE_VERSIONS));
     const versions = await storage.versions();
-    for (const [t, v] of Object.entries(REQUIRED_TABLE_VERSIONS)) assert.equal(versions.get(t), v, t);
-    assert.equal(versions.get('trusted'), 6);
+    for (const [t, v] of Object.entries({ ...REQUIRED_TABLE_VERSIONS, ...PROVIDER_TABLE_VERSIONS })) assert.equal(versions.get(t), v, t);
     const second = await storage.initSchema();
     assert.deepEqual(second.created, []);
     assert.deepEqual(second.altered, []);
@@ -80,6 +80,7 @@ describe('MysqlStorage on a database created by kamdbctl (Kamailio 5.6)', () => 
 
   it('is accepted as is: every table and version this proxy needs is there', async () => {
     await assertSchema(storage);
+    await assertSchema(storage, Object.keys(PROVIDER_TABLE_VERSIONS));
     assert.equal(storage.hasEmailColumn, false);
   });
 
@@ -110,6 +111,56 @@ describe('MysqlStorage on a database created by kamdbctl (Kamailio 5.6)', () => 
     assert.equal(storage.hasEmailColumn, true);
     await assertSchema(storage);
   });
+});
+
+/** Column and index definitions of `table` as information_schema describes them (charset aside). */
+async function tableShape(database: string, table: string): Promise<{ columns: string[]; indexes: string[] }> {
+  const a = adminUrl();
+  const c = await createConnection({ host: a.host, port: a.port, user: a.user, password: a.password });
+  try {
+    const [cols] = await c.query<RowDataPacket[]>(
+      'SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+      [database, table],
+    );
+    const [idx] = await c.query<RowDataPacket[]>(
+      'SELECT INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX',
+      [database, table],
+    );
+    return {
+      columns: cols.map((r) => `${r.COLUMN_NAME} ${r.COLUMN_TYPE} null=${r.IS_NULLABLE} default=${r.COLUMN_DEFAULT} ${r.EXTRA}`),
+      indexes: idx.map((r) => `${r.INDEX_NAME} unique=${Number(r.NON_UNIQUE) === 0} ${r.SEQ_IN_INDEX}:${r.COLUMN_NAME}`),
+    };
+  } finally {
+    await c.end();
+  }
+}
+
+describe('provider tables: sipctl db init and kamdbctl create the same definitions', () => {
+  let ours: TestDatabase;
+  let kam: TestDatabase & { kamctlrc: string };
+  before(async () => {
+    ours = await createTestDatabase();
+    const s = await MysqlStorage.connect(ours.parsed);
+    try {
+      await s.initSchema();
+    } finally {
+      await s.close();
+    }
+    kam = await createKamdbctlDatabase();
+  });
+  after(async () => {
+    await ours?.drop();
+    await kam?.drop();
+  });
+
+  for (const table of Object.keys(PROVIDER_TABLE_VERSIONS)) {
+    it(`${table}: same columns (name, type, NULL, default) and indexes as Kamailio 5.6`, async () => {
+      const a = await tableShape(ours.name, table);
+      const b = await tableShape(kam.name, table);
+      assert.ok(b.columns.length > 0, `kamdbctl created no ${table}`);
+      assert.deepEqual(a, b);
+    });
+  }
 });
 
 describe('MysqlStorage errors', () => {

@@ -12,20 +12,33 @@ import { EXTENSION_COLUMNS, readSchemaBlocks } from './mysql-schema.js';
 import { silentStorageLogger, type StorageLogger } from './storage-logger.js';
 import { StorageError } from './storage-error.js';
 import type {
+  AddressRepository,
+  AddressRow,
   AliasRepository,
   AliasRow,
+  DialplanRepository,
+  DialplanRow,
   DomainRepository,
   DomainRow,
   GroupRepository,
   GroupRow,
+  LcrGatewayRow,
+  LcrRepository,
+  LcrRuleRow,
+  LcrRuleTargetRow,
   LocationRepository,
   LocationRow,
+  NewRow,
   PreferenceRepository,
   PreferenceRow,
   SchemaReport,
+  SpeedDialRepository,
+  SpeedDialRow,
   Storage,
   Subscriber,
   SubscriberRepository,
+  TrustedRepository,
+  TrustedRow,
 } from './storage.js';
 
 export interface MysqlStorageOptions {
@@ -120,6 +133,11 @@ export class MysqlStorage implements Storage {
   readonly groups: GroupRepository;
   readonly preferences: PreferenceRepository;
   readonly location: LocationRepository;
+  readonly trusted: TrustedRepository;
+  readonly addresses: AddressRepository;
+  readonly lcr: LcrRepository;
+  readonly speedDial: SpeedDialRepository;
+  readonly dialplan: DialplanRepository;
   /** Whether subscriber has our email_address column (absent in a kamdbctl-created database). */
   hasEmailColumn = false;
   private readonly pool: Pool;
@@ -156,6 +174,11 @@ export class MysqlStorage implements Storage {
     this.groups = new MysqlGroups(this);
     this.preferences = new MysqlPreferences(this);
     this.location = new MysqlLocation(this);
+    this.trusted = new MysqlTrusted(this);
+    this.addresses = new MysqlAddresses(this);
+    this.lcr = new MysqlLcr(this);
+    this.speedDial = new MysqlSpeedDial(this);
+    this.dialplan = new MysqlDialplan(this);
   }
 
   /**
@@ -239,6 +262,30 @@ export class MysqlStorage implements Storage {
         if (attempt === 1 && RETRYABLE_CODES.has(errCode(err)) && !this.closed) continue;
         throw this.mapError(err, what);
       }
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction on one pooled connection (removals that span two tables, like
+   * a gateway and its rule targets); rolled back when `fn` throws.
+   */
+  async transaction<T>(what: string, fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    let conn: PoolConnection;
+    try {
+      conn = await this.pool.getConnection();
+    } catch (err) {
+      throw this.mapError(err, what);
+    }
+    try {
+      await conn.beginTransaction();
+      const r = await fn(conn);
+      await conn.commit();
+      return r;
+    } catch (err) {
+      await conn.rollback().catch(() => undefined);
+      throw this.mapError(err, what);
+    } finally {
+      conn.release();
     }
   }
 
@@ -629,5 +676,320 @@ class MysqlLocation implements LocationRepository {
       'deleting expired bindings',
     );
     return r.affectedRows;
+  }
+}
+
+/** A nullable VARCHAR column as string | null. */
+function str(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+
+/** A nullable integer column as number | null. */
+function num(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+/** A duplicate-key failure re-worded for the row at hand; other errors pass unchanged. */
+function renameDuplicate(err: unknown, message: string): unknown {
+  return err instanceof StorageError && err.code === 'STORAGE_ERR_DUPLICATE' ? new StorageError('STORAGE_ERR_DUPLICATE', message, { cause: err }) : err;
+}
+
+const TRUSTED_COLUMNS = 'id, src_ip, proto, from_pattern, ruri_pattern, tag, priority';
+
+function trustedRow(x: RowDataPacket): TrustedRow {
+  return {
+    id: Number(x.id),
+    srcIp: String(x.src_ip),
+    proto: String(x.proto).toLowerCase(),
+    fromPattern: str(x.from_pattern),
+    ruriPattern: str(x.ruri_pattern),
+    tag: str(x.tag),
+    priority: Number(x.priority),
+  };
+}
+
+class MysqlTrusted implements TrustedRepository {
+  constructor(private readonly db: MysqlStorage) {}
+
+  async list(): Promise<TrustedRow[]> {
+    const rows = await this.db.execute<RowDataPacket[]>(`SELECT ${TRUSTED_COLUMNS} FROM trusted ORDER BY id`, [], 'listing trusted peers');
+    return rows.map(trustedRow);
+  }
+
+  async add(row: NewRow<TrustedRow>): Promise<number> {
+    // No unique key in Kamailio's table (several patterns per peer are legal); an identical row
+    // would only shadow the first, so it is refused. `<=>` compares NULL patterns as equal.
+    const dup = await this.db.execute<RowDataPacket[]>(
+      'SELECT id FROM trusted WHERE src_ip = ? AND proto = ? AND from_pattern <=> ? AND ruri_pattern <=> ? LIMIT 1',
+      [row.srcIp, row.proto, row.fromPattern, row.ruriPattern],
+      'checking trusted peer',
+    );
+    if (dup.length > 0) {
+      throw new StorageError('STORAGE_ERR_DUPLICATE', `trusted peer ${row.srcIp} (${row.proto}${row.fromPattern === null ? '' : `, ${row.fromPattern}`}) already exists`);
+    }
+    const r = await this.db.execute<ResultSetHeader>(
+      'INSERT INTO trusted (src_ip, proto, from_pattern, ruri_pattern, tag, priority) VALUES (?, ?, ?, ?, ?, ?)',
+      [row.srcIp, row.proto, row.fromPattern, row.ruriPattern, row.tag, row.priority],
+      `adding trusted peer ${row.srcIp}`,
+    );
+    return r.insertId;
+  }
+
+  async removeBySrcIp(srcIp: string): Promise<number> {
+    const r = await this.db.execute<ResultSetHeader>('DELETE FROM trusted WHERE src_ip = ?', [srcIp], `removing trusted peer ${srcIp}`);
+    return r.affectedRows;
+  }
+}
+
+class MysqlAddresses implements AddressRepository {
+  constructor(private readonly db: MysqlStorage) {}
+
+  async list(): Promise<AddressRow[]> {
+    const rows = await this.db.execute<RowDataPacket[]>('SELECT id, grp, ip_addr, mask, port, tag FROM address ORDER BY id', [], 'listing addresses');
+    return rows.map((x) => ({ id: Number(x.id), grp: Number(x.grp), ipAddr: String(x.ip_addr), mask: Number(x.mask), port: Number(x.port), tag: str(x.tag) }));
+  }
+
+  async add(row: NewRow<AddressRow>): Promise<number> {
+    const dup = await this.db.execute<RowDataPacket[]>(
+      'SELECT id FROM address WHERE grp = ? AND ip_addr = ? AND mask = ? AND port = ? LIMIT 1',
+      [row.grp, row.ipAddr, row.mask, row.port],
+      'checking address',
+    );
+    if (dup.length > 0) throw new StorageError('STORAGE_ERR_DUPLICATE', `address ${row.ipAddr}/${row.mask} port ${row.port} is already in group ${row.grp}`);
+    const r = await this.db.execute<ResultSetHeader>(
+      'INSERT INTO address (grp, ip_addr, mask, port, tag) VALUES (?, ?, ?, ?, ?)',
+      [row.grp, row.ipAddr, row.mask, row.port, row.tag],
+      `adding address ${row.ipAddr}/${row.mask}`,
+    );
+    return r.insertId;
+  }
+
+  async remove(id: number): Promise<boolean> {
+    const r = await this.db.execute<ResultSetHeader>('DELETE FROM address WHERE id = ?', [id], `removing address ${id}`);
+    return r.affectedRows > 0;
+  }
+}
+
+const LCR_GW_COLUMNS = 'id, lcr_id, gw_name, ip_addr, hostname, port, params, uri_scheme, transport, strip, prefix, tag, flags, defunct';
+
+function lcrGatewayRow(x: RowDataPacket): LcrGatewayRow {
+  return {
+    id: Number(x.id),
+    lcrId: Number(x.lcr_id),
+    gwName: str(x.gw_name),
+    ipAddr: str(x.ip_addr),
+    hostname: str(x.hostname),
+    port: num(x.port),
+    params: str(x.params),
+    uriScheme: num(x.uri_scheme),
+    transport: num(x.transport),
+    strip: num(x.strip),
+    prefix: str(x.prefix),
+    tag: str(x.tag),
+    flags: Number(x.flags),
+    defunct: num(x.defunct),
+  };
+}
+
+class MysqlLcr implements LcrRepository {
+  constructor(private readonly db: MysqlStorage) {}
+
+  async gateways(): Promise<LcrGatewayRow[]> {
+    const rows = await this.db.execute<RowDataPacket[]>(`SELECT ${LCR_GW_COLUMNS} FROM lcr_gw ORDER BY id`, [], 'loading lcr_gw');
+    return rows.map(lcrGatewayRow);
+  }
+
+  async rules(): Promise<LcrRuleRow[]> {
+    const rows = await this.db.execute<RowDataPacket[]>(
+      'SELECT id, lcr_id, prefix, from_uri, request_uri, mt_tvalue, stopper, enabled FROM lcr_rule ORDER BY id',
+      [],
+      'loading lcr_rule',
+    );
+    return rows.map((x) => ({
+      id: Number(x.id),
+      lcrId: Number(x.lcr_id),
+      prefix: str(x.prefix),
+      fromUri: str(x.from_uri),
+      requestUri: str(x.request_uri),
+      mtTvalue: str(x.mt_tvalue),
+      stopper: Number(x.stopper),
+      enabled: Number(x.enabled),
+    }));
+  }
+
+  async targets(): Promise<LcrRuleTargetRow[]> {
+    const rows = await this.db.execute<RowDataPacket[]>('SELECT id, lcr_id, rule_id, gw_id, priority, weight FROM lcr_rule_target ORDER BY id', [], 'loading lcr_rule_target');
+    return rows.map((x) => ({ id: Number(x.id), lcrId: Number(x.lcr_id), ruleId: Number(x.rule_id), gwId: Number(x.gw_id), priority: Number(x.priority), weight: Number(x.weight) }));
+  }
+
+  async addGateway(row: NewRow<LcrGatewayRow>): Promise<number> {
+    // lcr_gw has no unique key on gw_name; sipctl and the route address gateways by name.
+    if (row.gwName !== null) {
+      const dup = await this.db.execute<RowDataPacket[]>('SELECT id FROM lcr_gw WHERE lcr_id = ? AND gw_name = ? LIMIT 1', [row.lcrId, row.gwName], 'checking gateway');
+      if (dup.length > 0) throw new StorageError('STORAGE_ERR_DUPLICATE', `gateway ${row.gwName} already exists in LCR instance ${row.lcrId}`);
+    }
+    const r = await this.db.execute<ResultSetHeader>(
+      'INSERT INTO lcr_gw (lcr_id, gw_name, ip_addr, hostname, port, params, uri_scheme, transport, strip, prefix, tag, flags, defunct) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      [row.lcrId, row.gwName, row.ipAddr, row.hostname, row.port, row.params, row.uriScheme, row.transport, row.strip, row.prefix, row.tag, row.flags, row.defunct],
+      `adding gateway ${row.gwName ?? row.ipAddr ?? row.hostname ?? ''}`,
+    );
+    return r.insertId;
+  }
+
+  async removeGateway(lcrId: number, gwName: string): Promise<boolean> {
+    return this.db.transaction(`removing gateway ${gwName}`, async (conn) => {
+      const [rows] = await conn.execute<RowDataPacket[]>('SELECT id FROM lcr_gw WHERE lcr_id = ? AND gw_name = ? FOR UPDATE', [lcrId, gwName]);
+      if (rows.length === 0) return false;
+      const ids = rows.map((r) => Number(r.id));
+      await conn.query('DELETE FROM lcr_rule_target WHERE gw_id IN (?)', [ids]);
+      await conn.query('DELETE FROM lcr_gw WHERE id IN (?)', [ids]);
+      return true;
+    });
+  }
+
+  async addRule(row: NewRow<LcrRuleRow>): Promise<number> {
+    // The unique key (lcr_id, prefix, from_uri) lets NULLs repeat; `<=>` treats them as equal,
+    // since two such rules are the same rule to load_gws().
+    const message = `LCR rule for prefix ${row.prefix ?? '(any)'}${row.fromUri === null ? '' : ` from ${row.fromUri}`} already exists in LCR instance ${row.lcrId}`;
+    const dup = await this.db.execute<RowDataPacket[]>(
+      'SELECT id FROM lcr_rule WHERE lcr_id = ? AND prefix <=> ? AND from_uri <=> ? LIMIT 1',
+      [row.lcrId, row.prefix, row.fromUri],
+      'checking LCR rule',
+    );
+    if (dup.length > 0) throw new StorageError('STORAGE_ERR_DUPLICATE', message);
+    try {
+      const r = await this.db.execute<ResultSetHeader>(
+        'INSERT INTO lcr_rule (lcr_id, prefix, from_uri, request_uri, mt_tvalue, stopper, enabled) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [row.lcrId, row.prefix, row.fromUri, row.requestUri, row.mtTvalue, row.stopper, row.enabled],
+        `adding LCR rule ${row.prefix ?? ''}`,
+      );
+      return r.insertId;
+    } catch (err) {
+      throw renameDuplicate(err, message);
+    }
+  }
+
+  async removeRule(id: number): Promise<boolean> {
+    return this.db.transaction(`removing LCR rule ${id}`, async (conn) => {
+      const [r] = await conn.execute<ResultSetHeader>('DELETE FROM lcr_rule WHERE id = ?', [id]);
+      if (r.affectedRows === 0) return false;
+      await conn.execute('DELETE FROM lcr_rule_target WHERE rule_id = ?', [id]);
+      return true;
+    });
+  }
+
+  async addTarget(row: NewRow<LcrRuleTargetRow>): Promise<number> {
+    try {
+      const r = await this.db.execute<ResultSetHeader>(
+        'INSERT INTO lcr_rule_target (lcr_id, rule_id, gw_id, priority, weight) VALUES (?, ?, ?, ?, ?)',
+        [row.lcrId, row.ruleId, row.gwId, row.priority, row.weight],
+        `adding gateway ${row.gwId} to LCR rule ${row.ruleId}`,
+      );
+      return r.insertId;
+    } catch (err) {
+      throw renameDuplicate(err, `gateway ${row.gwId} is already a target of LCR rule ${row.ruleId}`);
+    }
+  }
+}
+
+const SPEED_DIAL_COLUMNS = 'id, username, domain, sd_username, sd_domain, new_uri, fname, lname, description';
+
+function speedDialRow(x: RowDataPacket): SpeedDialRow {
+  return {
+    id: Number(x.id),
+    username: String(x.username),
+    domain: String(x.domain),
+    sdUsername: String(x.sd_username),
+    sdDomain: String(x.sd_domain),
+    newUri: String(x.new_uri),
+    fname: String(x.fname),
+    lname: String(x.lname),
+    description: String(x.description),
+  };
+}
+
+class MysqlSpeedDial implements SpeedDialRepository {
+  constructor(private readonly db: MysqlStorage) {}
+
+  async lookup(username: string, domain: string, sdUsername: string): Promise<SpeedDialRow | null> {
+    // speeddial's sd_lookup() with use_domain=0 on the short number: owner and short number.
+    const rows = await this.db.execute<RowDataPacket[]>(
+      `SELECT ${SPEED_DIAL_COLUMNS} FROM speed_dial WHERE username = ? AND domain = ? AND sd_username = ? ORDER BY id LIMIT 1`,
+      [username, domain, sdUsername],
+      `looking up speed dial ${sdUsername} of ${username}@${domain}`,
+    );
+    return rows.length > 0 ? speedDialRow(rows[0]!) : null;
+  }
+
+  async list(account?: { username: string; domain: string }): Promise<SpeedDialRow[]> {
+    const rows =
+      account === undefined
+        ? await this.db.execute<RowDataPacket[]>(`SELECT ${SPEED_DIAL_COLUMNS} FROM speed_dial ORDER BY domain, username, sd_username`, [], 'listing speed dials')
+        : await this.db.execute<RowDataPacket[]>(
+            `SELECT ${SPEED_DIAL_COLUMNS} FROM speed_dial WHERE username = ? AND domain = ? ORDER BY sd_username`,
+            [account.username, account.domain],
+            'listing speed dials',
+          );
+    return rows.map(speedDialRow);
+  }
+
+  async add(row: NewRow<SpeedDialRow>): Promise<number> {
+    try {
+      const r = await this.db.execute<ResultSetHeader>(
+        'INSERT INTO speed_dial (username, domain, sd_username, sd_domain, new_uri, fname, lname, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        [row.username, row.domain, row.sdUsername, row.sdDomain, row.newUri, row.fname, row.lname, row.description],
+        `adding speed dial ${row.sdUsername} of ${row.username}@${row.domain}`,
+      );
+      return r.insertId;
+    } catch (err) {
+      throw renameDuplicate(err, `speed dial ${row.sdUsername} of ${row.username}@${row.domain} already exists`);
+    }
+  }
+
+  async remove(username: string, domain: string, sdUsername: string): Promise<boolean> {
+    const r = await this.db.execute<ResultSetHeader>(
+      'DELETE FROM speed_dial WHERE username = ? AND domain = ? AND sd_username = ?',
+      [username, domain, sdUsername],
+      `removing speed dial ${sdUsername} of ${username}@${domain}`,
+    );
+    return r.affectedRows > 0;
+  }
+}
+
+class MysqlDialplan implements DialplanRepository {
+  constructor(private readonly db: MysqlStorage) {}
+
+  async list(dpid?: number): Promise<DialplanRow[]> {
+    const columns = 'id, dpid, pr, match_op, match_exp, match_len, subst_exp, repl_exp, attrs';
+    // The dialplan module's load order: by dpid, then priority (lower first).
+    const rows =
+      dpid === undefined
+        ? await this.db.execute<RowDataPacket[]>(`SELECT ${columns} FROM dialplan ORDER BY dpid, pr, id`, [], 'loading dialplan')
+        : await this.db.execute<RowDataPacket[]>(`SELECT ${columns} FROM dialplan WHERE dpid = ? ORDER BY pr, id`, [dpid], `loading dial plan ${dpid}`);
+    return rows.map((x) => ({
+      id: Number(x.id),
+      dpid: Number(x.dpid),
+      pr: Number(x.pr),
+      matchOp: Number(x.match_op),
+      matchExp: String(x.match_exp),
+      matchLen: Number(x.match_len),
+      substExp: String(x.subst_exp),
+      replExp: String(x.repl_exp),
+      attrs: String(x.attrs),
+    }));
+  }
+
+  async add(row: NewRow<DialplanRow>): Promise<number> {
+    const r = await this.db.execute<ResultSetHeader>(
+      'INSERT INTO dialplan (dpid, pr, match_op, match_exp, match_len, subst_exp, repl_exp, attrs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [row.dpid, row.pr, row.matchOp, row.matchExp, row.matchLen, row.substExp, row.replExp, row.attrs],
+      `adding dial plan rule ${row.matchExp}`,
+    );
+    return r.insertId;
+  }
+
+  async remove(id: number): Promise<boolean> {
+    const r = await this.db.execute<ResultSetHeader>('DELETE FROM dialplan WHERE id = ?', [id], `removing dial plan rule ${id}`);
+    return r.affectedRows > 0;
   }
 }

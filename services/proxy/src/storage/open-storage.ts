@@ -7,7 +7,7 @@ import { MemoryStorage } from './memory-storage.js';
 import { MysqlStorage, type MysqlStorageOptions } from './mysql-storage.js';
 import { loadProvisioningFile } from './provisioning-file.js';
 import { StorageError } from './storage-error.js';
-import { REQUIRED_TABLE_VERSIONS, type Storage } from './storage.js';
+import { PROVIDER_TABLE_VERSIONS, REQUIRED_TABLE_VERSIONS, type Storage } from './storage.js';
 
 export async function openStorage(url: string, opts: MysqlStorageOptions = {}): Promise<Storage> {
   const u = parseDbUrl(url);
@@ -18,6 +18,8 @@ export async function openStorage(url: string, opts: MysqlStorageOptions = {}): 
 /**
  * Refuses a database whose tables are missing or of another version (what Kamailio does at
  * module init): running on a half-migrated schema would fail on the first REGISTER instead.
+ * `tables` defaults to those of the chapter-5 route; the provider route adds
+ * `Object.keys(PROVIDER_TABLE_VERSIONS)` (their versions are checked the same way).
  */
 export async function assertSchema(storage: Storage, tables: readonly string[] = Object.keys(REQUIRED_TABLE_VERSIONS)): Promise<void> {
   let versions: Map<string, number>;
@@ -30,7 +32,7 @@ export async function assertSchema(storage: Storage, tables: readonly string[] =
     throw err;
   }
   for (const t of tables) {
-    const want = REQUIRED_TABLE_VERSIONS[t];
+    const want = REQUIRED_TABLE_VERSIONS[t] ?? PROVIDER_TABLE_VERSIONS[t];
     const have = versions.get(t);
     if (have === undefined) throw new StorageError('STORAGE_ERR_SCHEMA', `${storage.description} has no ${t} table; run sipctl db init`);
     if (want !== undefined && have !== want) {

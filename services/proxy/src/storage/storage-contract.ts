@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { subscriberHashes } from './ha1.js';
 import { isStorageError } from './storage-error.js';
-import type { LocationRow, Storage } from './storage.js';
+import type { LcrGatewayRow, LocationRow, NewRow, Storage } from './storage.js';
 
 export function locationRow(over: Partial<LocationRow> = {}): LocationRow {
   // DATETIME keeps whole seconds: test times are whole seconds.
@@ -34,6 +34,25 @@ export function locationRow(over: Partial<LocationRow> = {}): LocationRow {
     connectionId: 0,
     keepalive: 0,
     partition: 0,
+    ...over,
+  };
+}
+
+export function gatewayRow(over: Partial<NewRow<LcrGatewayRow>> = {}): NewRow<LcrGatewayRow> {
+  return {
+    lcrId: 1,
+    gwName: 'gw-a',
+    ipAddr: '192.0.2.50',
+    hostname: null,
+    port: 5060,
+    params: null,
+    uriScheme: 1,
+    transport: 1,
+    strip: 0,
+    prefix: null,
+    tag: null,
+    flags: 0,
+    defunct: null,
     ...over,
   };
 }
@@ -144,6 +163,120 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       assert.equal(await s.location.remove('r-b2'), true);
       assert.equal(await s.location.remove('r-b2'), false);
       assert.deepEqual((await s.location.live(now)).map((r) => r.ruid).sort(), ['r-a', 'r-perm']);
+    });
+
+    it('trusted: add returns ids, refuses an identical row, keeps patterns and NULLs, removes by source IP', async () => {
+      const s = await open();
+      const a = await s.trusted.add({ srcIp: '192.0.2.50', proto: 'udp', fromPattern: '^sip:.*@pstn\\.example\\.net$', ruriPattern: null, tag: 'gw-a', priority: 0 });
+      const b = await s.trusted.add({ srcIp: '192.0.2.50', proto: 'any', fromPattern: null, ruriPattern: null, tag: null, priority: 5 });
+      const c = await s.trusted.add({ srcIp: '2001:db8::7', proto: 'tls', fromPattern: null, ruriPattern: '^sip:\\+1', tag: null, priority: 0 });
+      assert.ok(a > 0 && b > a && c > b);
+      await assert.rejects(
+        s.trusted.add({ srcIp: '192.0.2.50', proto: 'any', fromPattern: null, ruriPattern: null, tag: 'other', priority: 0 }),
+        (e: unknown) => isStorageError(e, 'STORAGE_ERR_DUPLICATE'),
+      );
+      assert.deepEqual(await s.trusted.list(), [
+        { id: a, srcIp: '192.0.2.50', proto: 'udp', fromPattern: '^sip:.*@pstn\\.example\\.net$', ruriPattern: null, tag: 'gw-a', priority: 0 },
+        { id: b, srcIp: '192.0.2.50', proto: 'any', fromPattern: null, ruriPattern: null, tag: null, priority: 5 },
+        { id: c, srcIp: '2001:db8::7', proto: 'tls', fromPattern: null, ruriPattern: '^sip:\\+1', tag: null, priority: 0 },
+      ]);
+      assert.equal(await s.trusted.removeBySrcIp('192.0.2.50'), 2);
+      assert.equal(await s.trusted.removeBySrcIp('192.0.2.50'), 0);
+      assert.deepEqual((await s.trusted.list()).map((r) => r.srcIp), ['2001:db8::7']);
+    });
+
+    it('addresses: add, refuse the same range twice in a group, list, remove by id', async () => {
+      const s = await open();
+      const a = await s.addresses.add({ grp: 1, ipAddr: '198.51.100.0', mask: 24, port: 0, tag: 'carrier-b' });
+      const b = await s.addresses.add({ grp: 2, ipAddr: '198.51.100.0', mask: 24, port: 5060, tag: null });
+      await assert.rejects(s.addresses.add({ grp: 1, ipAddr: '198.51.100.0', mask: 24, port: 0, tag: null }), (e: unknown) => isStorageError(e, 'STORAGE_ERR_DUPLICATE'));
+      assert.deepEqual(await s.addresses.list(), [
+        { id: a, grp: 1, ipAddr: '198.51.100.0', mask: 24, port: 0, tag: 'carrier-b' },
+        { id: b, grp: 2, ipAddr: '198.51.100.0', mask: 24, port: 5060, tag: null },
+      ]);
+      assert.equal(await s.addresses.remove(a), true);
+      assert.equal(await s.addresses.remove(a), false);
+      assert.deepEqual((await s.addresses.list()).map((r) => r.id), [b]);
+    });
+
+    it('lcr: gateways (unique names per instance), rules (unique prefix+from), targets; removals cascade to targets', async () => {
+      const s = await open();
+      const gwA = await s.lcr.addGateway(gatewayRow({ tag: 'a', prefix: '9', strip: 1 }));
+      const gwB = await s.lcr.addGateway(gatewayRow({ gwName: 'gw-b', ipAddr: null, hostname: 'pstn.example.net', port: null, transport: 2, params: ';user=phone', defunct: 4294967295 }));
+      await s.lcr.addGateway(gatewayRow({ lcrId: 2 }));
+      await assert.rejects(s.lcr.addGateway(gatewayRow({ ipAddr: '192.0.2.99' })), (e: unknown) => isStorageError(e, 'STORAGE_ERR_DUPLICATE'));
+      const gws = await s.lcr.gateways();
+      assert.equal(gws.length, 3);
+      assert.deepEqual(gws[0], { id: gwA, ...gatewayRow({ tag: 'a', prefix: '9', strip: 1 }) });
+      assert.deepEqual(gws[1], {
+        id: gwB,
+        ...gatewayRow({ gwName: 'gw-b', ipAddr: null, hostname: 'pstn.example.net', port: null, transport: 2, params: ';user=phone', defunct: 4294967295 }),
+      });
+
+      const r1 = await s.lcr.addRule({ lcrId: 1, prefix: '+1', fromUri: null, requestUri: null, mtTvalue: null, stopper: 0, enabled: 1 });
+      const r2 = await s.lcr.addRule({ lcrId: 1, prefix: '+1', fromUri: '^sip:.*@example\\.com$', requestUri: null, mtTvalue: null, stopper: 1, enabled: 1 });
+      const r3 = await s.lcr.addRule({ lcrId: 1, prefix: null, fromUri: null, requestUri: null, mtTvalue: null, stopper: 0, enabled: 0 });
+      for (const dup of [
+        { prefix: '+1', fromUri: null },
+        { prefix: null, fromUri: null },
+      ]) {
+        await assert.rejects(s.lcr.addRule({ lcrId: 1, ...dup, requestUri: null, mtTvalue: null, stopper: 0, enabled: 1 }), (e: unknown) => isStorageError(e, 'STORAGE_ERR_DUPLICATE'));
+      }
+      assert.deepEqual(
+        (await s.lcr.rules()).map((r) => [r.id, r.prefix, r.fromUri, r.stopper, r.enabled]),
+        [[r1, '+1', null, 0, 1], [r2, '+1', '^sip:.*@example\\.com$', 1, 1], [r3, null, null, 0, 0]],
+      );
+
+      const t1 = await s.lcr.addTarget({ lcrId: 1, ruleId: r1, gwId: gwA, priority: 1, weight: 1 });
+      const t2 = await s.lcr.addTarget({ lcrId: 1, ruleId: r1, gwId: gwB, priority: 2, weight: 10 });
+      await s.lcr.addTarget({ lcrId: 1, ruleId: r2, gwId: gwB, priority: 0, weight: 1 });
+      await assert.rejects(s.lcr.addTarget({ lcrId: 1, ruleId: r1, gwId: gwA, priority: 3, weight: 1 }), (e: unknown) => isStorageError(e, 'STORAGE_ERR_DUPLICATE'));
+      assert.deepEqual((await s.lcr.targets()).slice(0, 2), [
+        { id: t1, lcrId: 1, ruleId: r1, gwId: gwA, priority: 1, weight: 1 },
+        { id: t2, lcrId: 1, ruleId: r1, gwId: gwB, priority: 2, weight: 10 },
+      ]);
+
+      assert.equal(await s.lcr.removeGateway(1, 'gw-b'), true);
+      assert.equal(await s.lcr.removeGateway(1, 'gw-b'), false);
+      assert.deepEqual((await s.lcr.targets()).map((t) => t.id), [t1]);
+      assert.deepEqual((await s.lcr.gateways()).map((g) => [g.lcrId, g.gwName]), [[1, 'gw-a'], [2, 'gw-a']]);
+      assert.equal(await s.lcr.removeRule(r1), true);
+      assert.equal(await s.lcr.removeRule(r1), false);
+      assert.deepEqual(await s.lcr.targets(), []);
+      assert.deepEqual((await s.lcr.rules()).map((r) => r.id), [r2, r3]);
+    });
+
+    it('speed dial: add, lookup, refuse a taken short number, list per user, remove', async () => {
+      const s = await open();
+      const row = { username: 'alice', domain: 'example.com', sdUsername: '01', sdDomain: 'example.com', newUri: 'sip:+12125550100@example.com', fname: '', lname: '', description: '' };
+      const id = await s.speedDial.add(row);
+      await s.speedDial.add({ ...row, sdUsername: '02', newUri: 'sip:bob@example.com', description: 'Bob' });
+      await s.speedDial.add({ ...row, username: 'bob', newUri: 'sip:alice@example.com' });
+      await assert.rejects(s.speedDial.add({ ...row, newUri: 'sip:other@example.com' }), (e: unknown) => isStorageError(e, 'STORAGE_ERR_DUPLICATE'));
+      assert.deepEqual(await s.speedDial.lookup('alice', 'example.com', '01'), { id, ...row });
+      assert.equal(await s.speedDial.lookup('alice', 'example.com', '03'), null);
+      assert.equal(await s.speedDial.lookup('carol', 'example.com', '01'), null);
+      assert.deepEqual((await s.speedDial.list({ username: 'alice', domain: 'example.com' })).map((r) => `${r.sdUsername}=${r.newUri}`), ['01=sip:+12125550100@example.com', '02=sip:bob@example.com']);
+      assert.deepEqual((await s.speedDial.list()).map((r) => `${r.username}:${r.sdUsername}`), ['alice:01', 'alice:02', 'bob:01']);
+      assert.equal(await s.speedDial.remove('alice', 'example.com', '01'), true);
+      assert.equal(await s.speedDial.remove('alice', 'example.com', '01'), false);
+      assert.equal((await s.speedDial.list()).length, 2);
+    });
+
+    it('dialplan: add, list in load order (dpid, pr, id) or of one dpid, remove', async () => {
+      const s = await open();
+      const base = { dpid: 1, matchOp: 1, matchLen: 0, substExp: '', replExp: '', attrs: '' };
+      const intl = await s.dialplan.add({ ...base, pr: 3, matchExp: '^011[0-9]+$', substExp: '^011(.*)$', replExp: '+\\1', attrs: 'group=int' });
+      const ld = await s.dialplan.add({ ...base, pr: 2, matchExp: '^1[2-9][0-9]{9}$', substExp: '^1(.*)$', replExp: '+1\\1', attrs: 'group=ld' });
+      const local = await s.dialplan.add({ ...base, pr: 1, matchExp: '^[2-9][0-9]{6}$', substExp: '^(.*)$', replExp: '+1\\1', attrs: 'group=local' });
+      const other = await s.dialplan.add({ ...base, dpid: 2, pr: 0, matchOp: 0, matchExp: '*98', matchLen: 3 });
+      assert.deepEqual((await s.dialplan.list()).map((r) => r.id), [local, ld, intl, other]);
+      assert.deepEqual(await s.dialplan.list(2), [{ id: other, ...base, dpid: 2, pr: 0, matchOp: 0, matchExp: '*98', matchLen: 3 }]);
+      const got = (await s.dialplan.list(1))[1]!;
+      assert.deepEqual(got, { id: ld, ...base, pr: 2, matchExp: '^1[2-9][0-9]{9}$', substExp: '^1(.*)$', replExp: '+1\\1', attrs: 'group=ld' });
+      assert.equal(await s.dialplan.remove(ld), true);
+      assert.equal(await s.dialplan.remove(ld), false);
+      assert.deepEqual((await s.dialplan.list(1)).map((r) => r.id), [local, intl]);
     });
   });
 }

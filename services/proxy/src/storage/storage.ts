@@ -200,7 +200,7 @@ export type NewRow<T extends { id: number }> = Omit<T, 'id'>;
 
 export interface TrustedRepository {
   list(): Promise<TrustedRow[]>;
-  /** The new row's id. */
+  /** The new row's id. Fails with STORAGE_ERR_DUPLICATE for an identical src_ip, proto, from_pattern, ruri_pattern. */
   add(row: NewRow<TrustedRow>): Promise<number>;
   /** Removes every row of this source IP; the number removed. */
   removeBySrcIp(srcIp: string): Promise<number>;
@@ -208,6 +208,7 @@ export interface TrustedRepository {
 
 export interface AddressRepository {
   list(): Promise<AddressRow[]>;
+  /** Fails with STORAGE_ERR_DUPLICATE when the same grp, ip_addr, mask and port exist. */
   add(row: NewRow<AddressRow>): Promise<number>;
   remove(id: number): Promise<boolean>;
 }
@@ -221,9 +222,11 @@ export interface LcrRepository {
   addGateway(row: NewRow<LcrGatewayRow>): Promise<number>;
   /** Removes the gateway and its rule targets; false when no such gateway. */
   removeGateway(lcrId: number, gwName: string): Promise<boolean>;
+  /** Fails with STORAGE_ERR_DUPLICATE for the same (lcr_id, prefix, from_uri), NULL equal to NULL. */
   addRule(row: NewRow<LcrRuleRow>): Promise<number>;
   /** Removes the rule and its targets. */
   removeRule(id: number): Promise<boolean>;
+  /** Fails with STORAGE_ERR_DUPLICATE when the gateway is already a target of the rule. */
   addTarget(row: NewRow<LcrRuleTargetRow>): Promise<number>;
 }
 

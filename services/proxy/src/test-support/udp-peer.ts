@@ -42,13 +42,14 @@ export class UdpPeer {
     return `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
   }
 
-  send(text: string, port: number): void {
+  /** To `port` on `to` (default: the peer's own loopback address, where the proxy listens). */
+  send(text: string, port: number, to: string = this.host): void {
     // Scenario text uses \n; SIP needs CRLF and the body length is recomputed by the caller.
-    this.socket.send(Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'latin1'), port, this.host);
+    this.socket.send(Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'latin1'), port, to);
   }
 
-  sendMessage(m: Received, port: number): void {
-    this.socket.send(m.toBuffer(), port, this.host);
+  sendMessage(m: Received, port: number, to: string = this.host): void {
+    this.socket.send(m.toBuffer(), port, to);
   }
 
   /** Resolves with the first message (already queued or arriving) that matches. */

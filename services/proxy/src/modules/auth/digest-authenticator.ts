@@ -22,6 +22,17 @@ export interface AuthInput {
   /** Every Authorization / Proxy-Authorization line's value, in order. */
   credentialLines: readonly string[];
   body: Buffer;
+  /**
+   * Password-guessing protection: true when the account (see `accountKey`) is blocked; the
+   * response is then not even checked, so the right password does not get through.
+   */
+  userBlocked?: (accountKey: string) => boolean;
+}
+
+/** The account a username names in `realm`: `user@domain` (lower-case domain). */
+export function accountKey(username: string, realm: string): string {
+  const at = username.lastIndexOf('@');
+  return at > 0 ? `${username.slice(0, at)}@${username.slice(at + 1).toLowerCase()}` : `${username}@${realm.toLowerCase()}`;
 }
 
 export type AuthFailure = 'invalid-nonce' | 'unknown-user' | 'wrong-password' | 'replay' | 'unsupported-algorithm' | 'userhash' | 'qop-required';
@@ -35,7 +46,9 @@ export type AuthOutcome =
   /** A good response on an expired nonce: challenge with stale=true (RFC 2617 §3.2.1). */
   | { kind: 'stale'; username: string }
   /** Challenge again; `md5Only` when the account has only MD5 hashes but SHA was tried. */
-  | { kind: 'rejected'; reason: AuthFailure; username: string; md5Only: boolean };
+  | { kind: 'rejected'; reason: AuthFailure; username: string; md5Only: boolean }
+  /** The account is blocked for password guessing: refused whatever the response. */
+  | { kind: 'blocked'; username: string };
 
 export interface DigestAuthenticatorOptions {
   nonces: NonceManager;
@@ -89,6 +102,7 @@ export class DigestAuthenticator {
     }
     if (creds === null) return { kind: 'no-credentials' };
     const username = creds.username;
+    if (input.userBlocked?.(accountKey(username, input.realm))) return { kind: 'blocked', username };
     if (creds.userhash) return { kind: 'rejected', reason: 'userhash', username, md5Only: false };
     const alg = algorithmByName(creds.algorithm);
     if (alg === null || !this.offered.some((a) => a.hash === alg.hash)) return { kind: 'rejected', reason: 'unsupported-algorithm', username, md5Only: false };
@@ -103,7 +117,13 @@ export class DigestAuthenticator {
     const user = at > 0 ? username.slice(0, at) : username;
     const domain = at > 0 ? username.slice(at + 1) : input.realm;
     const account = await this.o.subscribers.get(user, domain);
-    if (account === null) return { kind: 'rejected', reason: 'unknown-user', username, md5Only: false };
+    if (account === null) {
+      // No user enumeration (docs/security.md): an unknown user costs the same hashing as a
+      // wrong password and ends the same way, so neither the answer nor its timing tells them apart.
+      const decoy = computeResponse({ algorithm: alg, ha1: calculateHa1(username, creds.realm, creds.nonce, alg.hash), nonce: creds.nonce, method: input.method, uri: creds.uri, qop: creds.qop, cnonce: creds.cnonce, ncText: creds.ncText, body: input.body });
+      sameDigest(decoy, creds.response);
+      return { kind: 'rejected', reason: 'unknown-user', username, md5Only: false };
+    }
 
     let ha1: string;
     if (account.password !== '') ha1 = calculateHa1(username, creds.realm, account.password, alg.hash);

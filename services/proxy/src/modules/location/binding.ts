@@ -34,3 +34,10 @@ export interface Binding {
   /** RFC 5626 reg-id. */
   regId: number;
 }
+
+/**
+ * Binding.cflags bits, as Kamailio's default configuration numbers its branch flags
+ * (FLB_NATB 6: registered from behind a NAT; FLB_NATSIPPING 7: send it NAT keepalives).
+ */
+export const BINDING_FLAG_NAT = 1 << 6;
+export const BINDING_FLAG_NAT_PING = 1 << 7;

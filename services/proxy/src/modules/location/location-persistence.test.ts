@@ -203,4 +203,20 @@ describe('LocationPersistence on MariaDB', () => {
       await again.p.close();
     });
   }
+
+  it('a NATed binding keeps its received address and NAT cflags across a restart (docs/nat.md)', async () => {
+    await storage.query('DELETE FROM location', [], 'reset');
+    const { p, store } = persistence('write-through', storage.location);
+    await p.start();
+    const nated = binding({ aor: 'nated@example.com', contact: 'sip:nated@10.0.0.5:5060', received: 'sip:203.0.113.2:40123;transport=udp', cflags: 64 | 128 });
+    store.upsert(nated);
+    await p.close();
+    const again = persistence('write-through', storage.location);
+    assert.equal(await again.p.start(), 1);
+    const [b] = again.store.lookup('nated@example.com');
+    assert.equal(b!.contact, 'sip:nated@10.0.0.5:5060');
+    assert.equal(b!.received, 'sip:203.0.113.2:40123;transport=udp');
+    assert.equal(b!.cflags, 192);
+    await again.p.close();
+  });
 });

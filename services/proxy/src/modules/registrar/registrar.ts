@@ -8,7 +8,8 @@ import { NameAddr, SipUri, parseContacts, parseUri, uriEquals, type SipRequest, 
 import { PROXY_ERRORS } from '../../errors.js';
 import type { FailureContext, RequestContext } from '../../core/route-context.js';
 import type { RegistrarApi } from '../../routing/modules-api.js';
-import type { Binding } from '../location/binding.js';
+import { FLAG_NAT_DST, FLAG_NAT_RECEIVED } from '../../routing/nat-sub-routes.js';
+import { BINDING_FLAG_NAT, BINDING_FLAG_NAT_PING, type Binding } from '../location/binding.js';
 import type { LocationStore } from '../location/location-store.js';
 
 export const name = 'registrar';
@@ -18,6 +19,11 @@ export interface RegistrarSettings {
   maxExpires: number;
   defaultExpires: number;
   maxContacts: number;
+  /**
+   * Expires cap (s) for bindings registered over UDP from behind a NAT (fix_nated_register),
+   * so the phone refreshes before its NAT mapping closes; 0 = no cap (keepalives keep it open).
+   */
+  natUdpMaxExpires?: number;
 }
 
 export function init(deps: { settings: RegistrarSettings; location: LocationStore; now?: () => number }): RegistrarApi {
@@ -68,17 +74,20 @@ class Registrar implements RegistrarApi {
       ctx.reply(PROXY_ERRORS.SIP_ERR_NOT_FOUND.status, PROXY_ERRORS.SIP_ERR_NOT_FOUND.reason);
       return;
     }
-    const outcome = this.plan(req, aor);
+    // fix_nated_register(): keep the Contact as sent, remember where the REGISTER came from.
+    const nated = ctx.flags.has(FLAG_NAT_RECEIVED);
+    const cap = nated && ctx.source.protocol === 'UDP' ? (this.s.natUdpMaxExpires ?? 0) : 0;
+    const outcome = this.plan(req, aor, cap);
     if (!outcome.ok) {
       ctx.reply(outcome.status, outcome.reason, outcome.extra);
       return;
     }
-    this.apply(req, aor, outcome.changes, ctx.source);
+    this.apply(req, aor, outcome.changes, ctx.source, nated);
     ctx.reply(200, 'OK', this.bindingHeaders(aor));
   }
 
   /** Validates the whole request before touching the store: a REGISTER applies atomically. */
-  private plan(req: SipRequest, aor: string): Outcome {
+  private plan(req: SipRequest, aor: string, natCap: number): Outcome {
     const contactValues = req.headers.values('contact');
     const headerExpires = parseDelta(req.headers.get('expires'));
     if (headerExpires === 'invalid') return { ok: false, status: 400, reason: 'Bad Request - Invalid Expires' };
@@ -116,6 +125,7 @@ class Registrar implements RegistrarApi {
         return { ok: false, status: e.status, reason: e.reason, extra: [['Min-Expires', String(this.s.minExpires)]] };
       }
       if (expires > this.s.maxExpires) expires = this.s.maxExpires;
+      if (natCap > 0 && expires > natCap) expires = natCap;
       const match = existing.find((b) => {
         const u = parseUri(b.contact);
         return 'scheme' in u && uriEquals(u, contact.uri);
@@ -134,7 +144,7 @@ class Registrar implements RegistrarApi {
     return { ok: true, changes };
   }
 
-  private apply(req: SipRequest, aor: string, changes: ContactChange[], source: RequestContext['source']): void {
+  private apply(req: SipRequest, aor: string, changes: ContactChange[], source: RequestContext['source'], nated: boolean): void {
     const now = this.now();
     const callId = req.callId;
     const cseq = req.cseq.seq;
@@ -152,7 +162,8 @@ class Registrar implements RegistrarApi {
         ruid: c.existing?.ruid ?? randomUUID(),
         aor,
         contact: c.uri.toString(),
-        received: c.existing?.received ?? null,
+        // Kamailio's location.received: requests to this contact go to the NAT binding.
+        received: nated ? receivedUri(source) : null,
         path: path.length > 0 ? path.join(',') : null,
         expires: now + c.expires * 1000,
         q: parseQ(c.contact.params.get('q')),
@@ -160,7 +171,7 @@ class Registrar implements RegistrarApi {
         cseq,
         lastModified: now,
         flags: 0,
-        cflags: 0,
+        cflags: nated ? BINDING_FLAG_NAT | BINDING_FLAG_NAT_PING : 0,
         userAgent,
         socket,
         methods: null,
@@ -193,6 +204,8 @@ class Registrar implements RegistrarApi {
       if (!('scheme' in uri)) continue;
       const received = b.received ? parseUri(b.received) : null;
       const nextHop = received && 'scheme' in received ? received : null;
+      // lookup() loads the contact's branch flags: FLB_NATB tells the route the callee is NATed.
+      if ((b.cflags & BINDING_FLAG_NAT) !== 0) ctx.flags.add(FLAG_NAT_DST);
       if (first) {
         ctx.request.uri = uri;
         ctx.nextHop = nextHop;
@@ -203,4 +216,10 @@ class Registrar implements RegistrarApi {
     }
     return !first;
   }
+}
+
+/** `sip:IP:PORT;transport=udp`: the source of a REGISTER as stored in location.received. */
+function receivedUri(source: RequestContext['source']): string {
+  const host = source.address.includes(':') ? `[${source.address}]` : source.address;
+  return `sip:${host}:${source.port};transport=${source.protocol.toLowerCase()}`;
 }

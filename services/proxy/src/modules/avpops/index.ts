@@ -1,0 +1,1 @@
+export { name, init, CallForwardModule, forwardingPreferences, type CallForwardSettings } from './avpops-module.js';

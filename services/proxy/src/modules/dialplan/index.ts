@@ -1,0 +1,1 @@
+export { name, init, DialPlanModule, groupOfAttrs, kamailioReplacement, type DialPlanRuleConfig, type DialPlanSettings } from './dialplan-module.js';

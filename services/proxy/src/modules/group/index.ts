@@ -1,0 +1,1 @@
+export { name, init, GroupModule, type GroupSettings } from './group-module.js';

@@ -1,0 +1,1 @@
+export { name, init, LcrModule, type LcrSettings } from './lcr-module.js';

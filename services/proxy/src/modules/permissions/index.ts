@@ -1,0 +1,1 @@
+export { name, init, PermissionsModule, canonicalIp, type PermissionsSettings } from './permissions-module.js';

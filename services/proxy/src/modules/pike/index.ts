@@ -1,0 +1,1 @@
+export { name, init, PikeGuard, networkList, inNetworks, type PikeSettings } from './pike-guard.js';

@@ -1,0 +1,1 @@
+export { name, init, Secfilter, type SecfilterSettings } from './secfilter.js';

@@ -1,0 +1,1 @@
+export { name, init } from './speeddial-module.js';

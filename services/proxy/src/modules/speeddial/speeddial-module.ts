@@ -1,0 +1,43 @@
+/**
+ * speeddial module: `sd_lookup("speed_dial")` (book ch. 7): a local caller dials a 2-digit
+ * short number and reaches the URI of their `speed_dial` entry. One query per call, as the
+ * module does in Kamailio. Allowed in request routes.
+ */
+import { parseUri, SipUri, type Logger } from '@voip/sip';
+import type { RequestContext } from '../../core/route-context.js';
+import type { Account, SpeedDialApi } from '../../routing/provider-modules-api.js';
+import type { SpeedDialRepository } from '../../storage/storage.js';
+
+export const name = 'speeddial';
+
+/** The book's short numbers: two digits (`uri=~"^sip:[0-9]{2}@"`). */
+const SHORT_NUMBER = /^[0-9]{2}$/;
+
+class SpeedDialModule implements SpeedDialApi {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly repo: SpeedDialRepository,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ layer: 'proxy.speeddial' });
+  }
+
+  async lookup(ctx: RequestContext, caller: Account): Promise<boolean> {
+    const uri = ctx.request.uri;
+    if (!(uri instanceof SipUri) || uri.user === null || !SHORT_NUMBER.test(uri.user)) return false;
+    const row = await this.repo.lookup(caller.username, caller.domain, uri.user);
+    if (row === null) return false;
+    const target = parseUri(row.newUri);
+    if (!(target instanceof SipUri)) {
+      this.log.warn({ account: `${caller.username}@${caller.domain}`, sd: uri.user, newUri: row.newUri }, 'speed_dial entry ignored: new_uri is not a SIP URI');
+      return false;
+    }
+    ctx.request.uri = target;
+    return true;
+  }
+}
+
+export function init(deps: { speedDial: SpeedDialRepository; logger: Logger }): SpeedDialApi {
+  return new SpeedDialModule(deps.speedDial, deps.logger);
+}

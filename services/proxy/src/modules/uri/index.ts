@@ -1,0 +1,1 @@
+export { name, init } from './uri-module.js';

@@ -1,0 +1,1 @@
+export { name, init, type VoicemailSettings } from './voicemail-module.js';

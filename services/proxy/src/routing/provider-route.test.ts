@@ -1,0 +1,448 @@
+/**
+ * The provider route (book ch. 8) end to end, in-process, over real UDP on loopback: a proxy
+ * started by server.ts with a provisioning file (`--db file:…`), phones, PSTN gateways and a
+ * voicemail server played by raw sockets. Gateways and phones sit on different loopback
+ * addresses so that allow_trusted() can tell them apart (127.0.0.2 is the trusted gateway).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createResponse, silentLogger, type SipRequest, type SipResponse } from '@voip/sip';
+import { emptySinkStats, type AccountingSink, type AccRecord } from '@voip/acc';
+import { parseConfig } from '../config.js';
+import { algorithmByName, computeResponse } from '../modules/auth/index.js';
+import { startProxy, type RunningProxy } from '../server.js';
+import { calculateHa1 } from '../storage/ha1.js';
+import { UdpPeer } from '../test-support/udp-peer.js';
+
+const D = 'example.com';
+const PROXY_HOST = '127.0.0.1';
+let proxy: RunningProxy;
+let port: number;
+let dir: string;
+/** Trusted gateway (priority 1 for +1), second gateway (priority 2), an untrusted peer, voicemail. */
+let gwA: UdpPeer;
+let gwB: UdpPeer;
+let untrusted: UdpPeer;
+let vm: UdpPeer;
+const peers: UdpPeer[] = [];
+
+/** Call records as the acc module writes them. */
+class RecordingSink implements AccountingSink {
+  readonly records: AccRecord[] = [];
+  write(record: AccRecord): boolean {
+    this.records.push(record);
+    return true;
+  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+  stats() {
+    return emptySinkStats();
+  }
+}
+const acc = new RecordingSink();
+
+async function peer(host = PROXY_HOST): Promise<UdpPeer> {
+  const p = await UdpPeer.open(host);
+  peers.push(p);
+  return p;
+}
+
+before(async () => {
+  gwA = await peer('127.0.0.2');
+  gwB = await peer('127.0.0.4');
+  untrusted = await peer('127.0.0.3');
+  vm = await peer();
+  dir = mkdtempSync(join(tmpdir(), 'provider-route-'));
+  const file = join(dir, 'provisioning.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      domains: [D],
+      subscribers: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'].map((u) => ({ username: u, domain: D, password: `${u}-pw` })),
+      groups: [
+        { account: `alice@${D}`, groups: ['local', 'ld', 'int'] },
+        { account: `heidi@${D}`, groups: ['ld'] },
+      ],
+      speed_dials: [{ account: `alice@${D}`, short: '01', uri: `sip:bob@${D}` }],
+      preferences: [
+        { account: `carol@${D}`, attribute: 'callfwd', value: `sip:bob@${D}` },
+        { account: `frank@${D}`, attribute: 'callfwd', value: `sip:grace@${D}` },
+        { account: `grace@${D}`, attribute: 'callfwd', value: `sip:frank@${D}` },
+        // heidi forwards to a long-distance number: dial plan + LCR with heidi's own groups.
+        { account: `heidi@${D}`, attribute: 'callfwd', value: `sip:13125550199@${D}` },
+      ],
+      trusted: [{ src_ip: '127.0.0.2', proto: 'udp', tag: 'gw-a' }],
+      gateways: [
+        { name: 'gw-a', host: `127.0.0.2:${gwA.port}`, tag: 'gw-a' },
+        // gw-b wants the 00 international format: strip "+", prefix "00".
+        { name: 'gw-b', host: `127.0.0.4:${gwB.port}`, strip: 1, prefix: '00', params: ';user=phone' },
+      ],
+      lcr_rules: [
+        { prefix: '+1', targets: [{ gw: 'gw-a', priority: 1 }, { gw: 'gw-b', priority: 2 }] },
+        { prefix: '+44', targets: [{ gw: 'gw-b', priority: 1 }] },
+      ],
+    }),
+  );
+  const config = parseConfig({
+    listen: [`udp:${PROXY_HOST}:0`],
+    admin: { listen: '127.0.0.1:0' },
+    logLevel: 'silent',
+    timers: { t1: 100 },
+    db: { url: `file:${file}` },
+    auth: { nonceSecret: 'provider-route-test-secret', algorithms: ['MD5'] },
+    usrloc: { dbMode: 'memory' },
+    // Short, configured timeouts: a silent gateway / an unanswered phone is given up quickly.
+    lcr: { frInvTimeout: 1_000 },
+    callForward: { noAnswerTimeout: 1_000 },
+    voicemail: { uri: `sip:${vm.uri}` },
+    // A loaded test machine must not turn calls into 503s (the overload guard has its own tests).
+    overload: { enabled: false },
+  });
+  proxy = await startProxy(config, silentLogger, { accounting: acc });
+  port = proxy.transports[0]!.local.port;
+});
+
+after(async () => {
+  for (const p of peers) p.close();
+  await proxy?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let seq = 0;
+function sipRequest(o: { method: string; ruri: string; from: string; to?: string; via: UdpPeer; callId?: string; cseq?: number; contact?: string; headers?: string[]; body?: string; branch?: string }): string {
+  seq++;
+  const body = o.body ?? '';
+  return [
+    `${o.method} ${o.ruri} SIP/2.0`,
+    `Via: SIP/2.0/UDP ${o.via.uri};branch=${o.branch ?? `z9hG4bK-pr-${seq}-${Math.random().toString(36).slice(2)}`};rport`,
+    'Max-Forwards: 70',
+    `From: <${o.from}>;tag=f${seq}`,
+    `To: <${o.to ?? o.ruri}>`,
+    `Call-ID: ${o.callId ?? `pr-${seq}-${Math.random().toString(36).slice(2)}`}`,
+    `CSeq: ${o.cseq ?? 1} ${o.method}`,
+    ...(o.contact ? [`Contact: <${o.contact}>`] : []),
+    ...(o.headers ?? []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\n');
+}
+
+/** RFC 2617 digest (MD5, qop=auth) as a UA computes it. */
+function credentials(challenge: string, o: { username: string; password: string; method: string; uri: string }): string {
+  const nonce = /nonce="([^"]+)"/.exec(challenge)![1]!;
+  const realm = /realm="([^"]+)"/.exec(challenge)![1]!;
+  const alg = algorithmByName('MD5')!;
+  const response = computeResponse({ algorithm: alg, ha1: calculateHa1(o.username, realm, o.password, alg.hash), nonce, method: o.method, uri: o.uri, qop: 'auth', cnonce: 'c0ffee', ncText: '00000001' });
+  return `Digest username="${o.username}", realm="${realm}", nonce="${nonce}", uri="${o.uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="c0ffee"`;
+}
+
+async function register(p: UdpPeer, user: string): Promise<void> {
+  const callId = `reg-${user}-${Math.random().toString(36).slice(2)}`;
+  const base = { method: 'REGISTER', ruri: `sip:${D}`, from: `sip:${user}@${D}`, to: `sip:${user}@${D}`, via: p, callId, contact: `sip:${user}@${p.uri}`, headers: ['Expires: 600'] };
+  p.send(sipRequest({ ...base, cseq: 1 }), port, PROXY_HOST);
+  const first = await p.nextResponse();
+  assert.equal(first.status, 401);
+  const authz = credentials(first.headers.get('www-authenticate')!, { username: user, password: `${user}-pw`, method: 'REGISTER', uri: `sip:${D}` });
+  p.send(sipRequest({ ...base, cseq: 2, headers: [...base.headers, `Authorization: ${authz}`] }), port, PROXY_HOST);
+  assert.equal((await p.nextResponse()).status, 200);
+}
+
+/** A local user's INVITE, answered 407 then sent with credentials. Returns the phone and the Call-ID / branch for a CANCEL. */
+async function call(user: string, ruri: string, method = 'INVITE', headers: string[] = ['Content-Type: application/sdp']): Promise<{ phone: UdpPeer; callId: string; branch: string }> {
+  const phone = await peer();
+  const callId = `call-${Math.random().toString(36).slice(2)}`;
+  const base = { method, ruri, from: `sip:${user}@${D}`, via: phone, callId, contact: `sip:${user}@${phone.uri}`, headers, body: method === 'INVITE' ? 'v=0\r\n' : '' };
+  const firstBranch = `z9hG4bK-first-${Math.random().toString(36).slice(2)}`;
+  phone.send(sipRequest({ ...base, cseq: 1, branch: firstBranch }), port, PROXY_HOST);
+  const first = await phone.nextResponse((r) => r.status >= 200);
+  assert.equal(first.status, 407, `${first.status} ${first.reason}`);
+  // RFC 3261 §17.1.1.3: the ACK for a non-2xx final of an INVITE, same branch, the 407's To tag.
+  if (method === 'INVITE') phone.send(
+    [
+      `ACK ${ruri} SIP/2.0`,
+      `Via: SIP/2.0/UDP ${phone.uri};branch=${firstBranch};rport`,
+      'Max-Forwards: 70',
+      `From: ${first.headers.get('from')!}`,
+      `To: ${first.headers.get('to')!}`,
+      `Call-ID: ${callId}`,
+      'CSeq: 1 ACK',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\n'),
+    port,
+    PROXY_HOST,
+  );
+  const authz = credentials(first.headers.get('proxy-authenticate')!, { username: user, password: `${user}-pw`, method, uri: ruri });
+  const branch = `z9hG4bK-auth-${Math.random().toString(36).slice(2)}`;
+  phone.send(sipRequest({ ...base, cseq: 2, branch, headers: [...base.headers, `Proxy-Authorization: ${authz}`] }), port, PROXY_HOST);
+  return { phone, callId, branch };
+}
+
+function answer(uas: UdpPeer, req: SipRequest, status: number, reason?: string): void {
+  uas.sendMessage(createResponse(req, status, reason, { toTag: `uas-${status}-${Math.random().toString(36).slice(2, 8)}` }), port, PROXY_HOST);
+}
+
+async function finalOf(p: UdpPeer): Promise<SipResponse> {
+  return p.nextResponse((r) => r.status >= 200);
+}
+
+function userOf(req: SipRequest): string {
+  return /^sips?:([^@]+)@/.exec(req.uri.toString())![1]!;
+}
+
+describe('provider route: PSTN calls through LCR (route[4], failure_route[2])', () => {
+  test('first gateway 503, second 200: the INVITE at the second has its strip/prefix applied to the E.164 number', async () => {
+    const { phone } = await call('alice', `sip:12125551234@${D}`);
+    const atA = await gwA.nextRequest('INVITE');
+    assert.equal(atA.uri.toString(), `sip:+12125551234@127.0.0.2:${gwA.port}`);
+    answer(gwA, atA, 503, 'Service Unavailable');
+    const atB = await gwB.nextRequest('INVITE');
+    assert.equal(atB.uri.toString(), `sip:0012125551234@127.0.0.4:${gwB.port};user=phone`);
+    answer(gwB, atB, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+    // Accounted like any call: the gateway that answered and the number as it got it.
+    const record = acc.records.find((r) => r.callid === atB.callId && r.kind === 'acc');
+    assert.ok(record, 'acc record of the PSTN call');
+    assert.equal(record.dst_user, '0012125551234');
+    assert.equal(record.dst_domain, '127.0.0.4');
+    assert.equal(record.dst_ouser, '12125551234');
+    assert.equal(record.src_user, 'alice');
+  });
+
+  test('both gateways 503: the caller gets 503 "Service not available, no more gateways"', async () => {
+    const { phone } = await call('alice', `sip:13125550000@${D}`);
+    answer(gwA, await gwA.nextRequest('INVITE'), 503);
+    answer(gwB, await gwB.nextRequest('INVITE'), 503);
+    const r = await finalOf(phone);
+    assert.equal(r.status, 503);
+    assert.equal(r.reason, 'Service not available, no more gateways');
+  });
+
+  test('a gateway that rings but never answers is CANCELled after fr_inv_timer and the next one is tried', async () => {
+    const { phone } = await call('alice', `sip:14155550000@${D}`);
+    const atA = await gwA.nextRequest('INVITE');
+    answer(gwA, atA, 180, 'Ringing');
+    const cancel = await gwA.nextRequest('CANCEL');
+    answer(gwA, cancel, 200);
+    answer(gwA, atA, 487, 'Request Terminated');
+    const atB = await gwB.nextRequest('INVITE');
+    answer(gwB, atB, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('a 6xx ends the hunt: the caller gets it, the second gateway nothing', async () => {
+    const { phone } = await call('alice', `sip:16175550000@${D}`);
+    answer(gwA, await gwA.nextRequest('INVITE'), 603, 'Decline');
+    const r = await finalOf(phone);
+    assert.equal(r.status, 603);
+    assert.equal(gwB.inbox.filter((m) => 'method' in m && m.method === 'INVITE').length, 0);
+  });
+});
+
+describe('provider route: ACL groups per number class (route[10])', () => {
+  test('local, long distance and international are allowed for a member of each group, normalised to E.164 before the gateway strip/prefix', async () => {
+    const local = await call('alice', `sip:5551234@${D}`);
+    const atLocal = await gwA.nextRequest('INVITE');
+    assert.equal(userOf(atLocal), '+15551234');
+    answer(gwA, atLocal, 200);
+    assert.equal((await finalOf(local.phone)).status, 200);
+
+    const int = await call('alice', `sip:011442071234567@${D}`);
+    const atInt = await gwB.nextRequest('INVITE');
+    assert.equal(userOf(atInt), '00442071234567');
+    answer(gwB, atInt, 200);
+    assert.equal((await finalOf(int.phone)).status, 200);
+  });
+
+  for (const [number, reason] of [
+    ['5551234', 'No permissions for local calls'],
+    ['12125551234', 'No permissions for long distance'],
+    ['011442071234567', 'No perm. for internat.calls'],
+  ] as const) {
+    test(`${number} without the group is 403 "${reason}"`, async () => {
+      const { phone } = await call('bob', `sip:${number}@${D}`);
+      const r = await finalOf(phone);
+      assert.equal(r.status, 403);
+      assert.equal(r.reason, reason);
+    });
+  }
+});
+
+describe('provider route: trusted gateways and relaying (route[3], route[12], route[13])', () => {
+  let bob: UdpPeer;
+  before(async () => {
+    bob = await peer();
+    await register(bob, 'bob');
+  });
+
+  test('a trusted gateway\'s INVITE to a registered user is relayed without a 407', async () => {
+    gwA.send(sipRequest({ method: 'INVITE', ruri: `sip:bob@${D}`, from: `sip:+12125550100@${D}`, via: gwA, contact: `sip:+12125550100@${gwA.uri}` }), port, PROXY_HOST);
+    const inv = await bob.nextRequest('INVITE');
+    answer(bob, inv, 200);
+    assert.equal((await gwA.nextResponse((r) => r.status >= 200)).status, 200);
+  });
+
+  test('the same INVITE from an untrusted address is challenged', async () => {
+    untrusted.send(sipRequest({ method: 'INVITE', ruri: `sip:bob@${D}`, from: `sip:+12125550100@${D}`, via: untrusted, contact: `sip:+12125550100@${untrusted.uri}` }), port, PROXY_HOST);
+    assert.equal((await untrusted.nextResponse((r) => r.status >= 200)).status, 407);
+  });
+
+  test('a foreign caller to a foreign domain is 403 (no open relay)', async () => {
+    const p = await peer();
+    p.send(sipRequest({ method: 'INVITE', ruri: 'sip:someone@elsewhere.example.org', from: 'sip:mallory@evil.example.net', via: p }), port, PROXY_HOST);
+    assert.equal((await finalOf(p)).status, 403);
+  });
+});
+
+describe('provider route: call forwarding and voicemail (route[3], route[10], failure_route[1])', () => {
+  let bob: UdpPeer;
+  let dave: UdpPeer;
+  before(async () => {
+    bob = await peer();
+    await register(bob, 'bob');
+    dave = await peer();
+    await register(dave, 'dave');
+  });
+
+  test('unconditional: a call to carol (callfwd) rings bob', async () => {
+    const { phone } = await call('alice', `sip:carol@${D}`);
+    const inv = await bob.nextRequest('INVITE');
+    answer(bob, inv, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('busy: dave answers 486, the call goes to voicemail as b<user>', async () => {
+    const { phone } = await call('alice', `sip:dave@${D}`);
+    answer(dave, await dave.nextRequest('INVITE'), 486, 'Busy Here');
+    const atVm = await vm.nextRequest('INVITE');
+    assert.equal(userOf(atVm), 'bdave');
+    answer(vm, atVm, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('no answer: dave rings past the timeout, is CANCELled, and the call goes to voicemail as u<user>', async () => {
+    const { phone } = await call('alice', `sip:dave@${D}`);
+    const inv = await dave.nextRequest('INVITE');
+    answer(dave, inv, 180, 'Ringing');
+    const cancel = await dave.nextRequest('CANCEL');
+    answer(dave, cancel, 200);
+    answer(dave, inv, 487, 'Request Terminated');
+    const atVm = await vm.nextRequest('INVITE');
+    assert.equal(userOf(atVm), 'udave');
+    answer(vm, atVm, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('offline: erin exists but is not registered, the call goes to voicemail as u<user>', async () => {
+    const { phone } = await call('alice', `sip:erin@${D}`);
+    const atVm = await vm.nextRequest('INVITE');
+    assert.equal(userOf(atVm), 'uerin');
+    answer(vm, atVm, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('unknown user: 404', async () => {
+    const { phone } = await call('alice', `sip:nobody@${D}`);
+    assert.equal((await finalOf(phone)).status, 404);
+  });
+
+  test('CANCEL while ringing: 487 to the caller and no voicemail leg', async () => {
+    const { phone, callId, branch } = await call('alice', `sip:dave@${D}`);
+    const inv = await dave.nextRequest('INVITE');
+    answer(dave, inv, 180, 'Ringing');
+    await phone.nextResponse((r) => r.status === 180);
+    phone.send(
+      [
+        `CANCEL sip:dave@${D} SIP/2.0`,
+        `Via: SIP/2.0/UDP ${phone.uri};branch=${branch};rport`,
+        'Max-Forwards: 70',
+        `From: <sip:alice@${D}>;tag=f-cancel`,
+        `To: <sip:dave@${D}>`,
+        `Call-ID: ${callId}`,
+        'CSeq: 2 CANCEL',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\n'),
+      port,
+      PROXY_HOST,
+    );
+    const cancel = await dave.nextRequest('CANCEL');
+    answer(dave, cancel, 200);
+    answer(dave, inv, 487, 'Request Terminated');
+    assert.equal((await phone.nextResponse((r) => r.status >= 300 && r.cseq.method === 'INVITE')).status, 487);
+    // A new call shows the voicemail got nothing in between.
+    const next = await call('alice', `sip:erin@${D}`);
+    const atVm = await vm.nextRequest('INVITE');
+    assert.equal(userOf(atVm), 'uerin');
+    answer(vm, atVm, 200);
+    await finalOf(next.phone);
+  });
+
+  test('speed dial: alice dials 01 and reaches bob', async () => {
+    const { phone } = await call('alice', `sip:01@${D}`);
+    answer(bob, await bob.nextRequest('INVITE'), 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('*98: alice reaches her own mailbox, her identity asserted', async () => {
+    const { phone } = await call('alice', `sip:*98@${D}`);
+    const atVm = await vm.nextRequest('INVITE');
+    assert.equal(userOf(atVm), 'alice');
+    assert.equal(atVm.headers.get('p-asserted-identity'), `<sip:alice@${D}>`);
+    answer(vm, atVm, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('SUBSCRIBE to message-summary is served by the voicemail server', async () => {
+    const { phone } = await call('alice', `sip:alice@${D}`, 'SUBSCRIBE', ['Event: message-summary', 'Expires: 600']);
+    const sub = await vm.nextRequest('SUBSCRIBE');
+    assert.equal(userOf(sub), 'alice');
+    answer(vm, sub, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('an A→B→A forward loop ends with 482', async () => {
+    const { phone } = await call('alice', `sip:frank@${D}`);
+    assert.equal((await finalOf(phone)).status, 482);
+  });
+
+  test('a forward to a PSTN number goes through dial plan and LCR with the forwarding user\'s groups', async () => {
+    // bob has no groups, heidi has ld: bob's call to heidi is forwarded to a long-distance number.
+    const { phone } = await call('bob', `sip:heidi@${D}`);
+    const atA = await gwA.nextRequest('INVITE');
+    assert.equal(userOf(atA), '+13125550199');
+    answer(gwA, atA, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+});
+
+describe('provider route: admin reloads', () => {
+  test('POST /lcr/reload, /permissions/reload, /dialplan/reload, /preferences/reload answer { reloaded }', async () => {
+    for (const what of ['lcr', 'permissions', 'dialplan', 'preferences']) {
+      const res = await fetch(`${proxy.adminUrl}/${what}/reload`, { method: 'POST' });
+      assert.equal(res.status, 200, what);
+      const body = (await res.json()) as { reloaded: number };
+      assert.equal(typeof body.reloaded, 'number', what);
+    }
+  });
+
+  test('a gateway added to the table is used after /lcr/reload, without restart', async () => {
+    const storage = proxy.storage!;
+    const gwId = await storage.lcr.addGateway({ lcrId: 1, gwName: 'gw-new', ipAddr: '127.0.0.4', hostname: null, port: gwB.port, params: null, uriScheme: null, transport: null, strip: 1, prefix: '9', tag: null, flags: 0, defunct: null });
+    const ruleId = await storage.lcr.addRule({ lcrId: 1, prefix: '+4420', fromUri: null, requestUri: null, mtTvalue: null, stopper: 1, enabled: 1 });
+    await storage.lcr.addTarget({ lcrId: 1, ruleId, gwId, priority: 1, weight: 1 });
+    const res = await fetch(`${proxy.adminUrl}/lcr/reload`, { method: 'POST' });
+    assert.equal(res.status, 200);
+    const { phone } = await call('alice', `sip:011442071234567@${D}`);
+    const at = await gwB.nextRequest('INVITE');
+    assert.equal(userOf(at), '9442071234567');
+    answer(gwB, at, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+});
