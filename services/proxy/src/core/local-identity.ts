@@ -48,14 +48,21 @@ export class LocalIdentity {
   }
 
   /**
-   * `uri==myself`: a domain we serve (any port), or one of our listen addresses on a port we
-   * listen on (absent port = the scheme's default, RFC 3261 §19.1.2).
+   * `uri==myself`: a domain we serve (any port, unless the domain is one of our listen addresses
+   * and the URI names another port), or one of our listen addresses on a port we listen on
+   * (absent port = the scheme's default, RFC 3261 §19.1.2).
    */
   isMyself(uri: Uri): boolean {
     if (!(uri instanceof SipUri)) return false;
     const h = normalizeHost(uri.host);
-    if (this.domains.has(h)) return true;
     const ports = this.addresses.get(h);
+    if (this.domains.has(h)) {
+      // A domain name is ours at any port. A domain that is also one of our listen addresses
+      // (a lab whose domain is its IP) names another host when its explicit port is not one we
+      // listen on: a phone, gateway or voicemail on the same address must not be taken for us.
+      if (ports === undefined || uri.port === null) return true;
+      return ports.has(uri.port);
+    }
     if (!ports) return false;
     return ports.has(uri.port ?? defaultPort(uri.scheme, uri.transport));
   }

@@ -64,6 +64,9 @@ async function providerRequestRoute(ctx: RequestContext, m: Routes): Promise<voi
 
   // -- 2 -- Routing preprocessing: if (!method=="REGISTER") record_route();
   if (ctx.method !== 'REGISTER') m.rr.recordRoute(ctx);
+  // The ACK of a late offer carries the SDP answer (RFC 3264 §2): the media relay sees it
+  // before strayAck relays or drops the ACK (route1 leaves ACKs alone for that reason).
+  if (m.nat && ctx.method === 'ACK') await natManage(ctx, m.nat);
   if (strayAck(ctx, m)) return;
   removePreloadedRoute(ctx);
 
@@ -381,7 +384,7 @@ async function gatewayFailureRoute(ctx: FailureContext, m: Routes): Promise<void
  * media decisions of the original request.
  */
 async function route1(ctx: Ctx, m: Routes): Promise<void> {
-  if (m.nat && ctx instanceof RequestContext) await natManage(ctx, m.nat);
+  if (m.nat && ctx instanceof RequestContext && ctx.method !== 'ACK') await natManage(ctx, m.nat);
   relay(ctx, m);
 }
 
