@@ -9,6 +9,7 @@
  * Rules are compiled once at load (STYLE.md §5) and reloaded on demand (POST /dialplan/reload)
  * and periodically; patterns are anchored and screened, numbers length-capped (untrusted input).
  */
+import { TableReloader } from '../../util/table-reloader.js';
 import type { Logger } from '@voip/sip';
 import type { DialPlanApi, DialPlanMatch } from '../../routing/provider-modules-api.js';
 import type { DialplanRepository, DialplanRow } from '../../storage/storage.js';
@@ -72,10 +73,9 @@ export function groupOfAttrs(attrs: string): string | null {
 
 export class DialPlanModule implements DialPlanApi {
   private rules: readonly CompiledRule[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private reloading: Promise<number> | null = null;
   private readonly configRules: readonly CompiledRule[];
   private readonly log: Logger;
+  private readonly reloader: TableReloader;
 
   constructor(
     private readonly s: DialPlanSettings,
@@ -83,6 +83,8 @@ export class DialPlanModule implements DialPlanApi {
     logger: Logger,
   ) {
     this.log = logger.child({ layer: 'proxy.dialplan' });
+    // Without a dialplan table the configured rules never change: nothing to re-read.
+    this.reloader = new TableReloader(() => this.load(), repo === null ? 0 : s.reloadIntervalMs, this.log, 'dialplan');
     const compiled: CompiledRule[] = [];
     for (const r of s.rules) {
       const re = compileSafeRegex(r.match, { anchor: true });
@@ -95,30 +97,16 @@ export class DialPlanModule implements DialPlanApi {
   }
 
   async start(): Promise<void> {
-    await this.load();
-    if (this.repo !== null && this.s.reloadIntervalMs > 0) {
-      this.timer = setInterval(() => void this.reload(), this.s.reloadIntervalMs);
-      this.timer.unref();
-    }
+    await this.reloader.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.reloader.stop();
   }
 
   /** Re-reads the table; the number of rules in force, or -1 when the database failed. */
   reload(): Promise<number> {
-    if (this.reloading) return this.reloading;
-    this.reloading = this.load()
-      .catch((err: unknown) => {
-        this.log.warn({ err: (err as Error).message }, 'dialplan reload failed; keeping the previous rules');
-        return -1;
-      })
-      .finally(() => {
-        this.reloading = null;
-      });
-    return this.reloading;
+    return this.reloader.reload();
   }
 
   private async load(): Promise<number> {

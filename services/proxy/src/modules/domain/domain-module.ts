@@ -8,6 +8,7 @@
  * If a reload fails the previous set stays in force (a database hiccup must not make every
  * domain foreign).
  */
+import { TableReloader } from '../../util/table-reloader.js';
 import { SipUri, type Logger } from '@voip/sip';
 import type { LocalIdentity } from '../../core/local-identity.js';
 import type { FailureContext, RequestContext } from '../../core/route-context.js';
@@ -23,10 +24,9 @@ export interface DomainSettings {
 }
 
 export class DomainModule implements DomainApi {
-  private timer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
+  private readonly reloader: TableReloader;
   private loaded: readonly string[] = [];
-  private reloading: Promise<number> | null = null;
 
   constructor(
     private readonly s: DomainSettings,
@@ -35,20 +35,16 @@ export class DomainModule implements DomainApi {
     logger: Logger,
   ) {
     this.log = logger.child({ layer: 'proxy.domain' });
+    this.reloader = new TableReloader(() => this.load(), s.reloadIntervalMs, this.log, 'domains');
   }
 
   /** Loads the table once (failing start-up if it cannot), then reloads periodically. */
   async start(): Promise<void> {
-    await this.load();
-    if (this.s.reloadIntervalMs > 0) {
-      this.timer = setInterval(() => void this.reload(), this.s.reloadIntervalMs);
-      this.timer.unref();
-    }
+    await this.reloader.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.reloader.stop();
   }
 
   private async load(): Promise<number> {
@@ -63,16 +59,7 @@ export class DomainModule implements DomainApi {
 
   /** Re-reads the table; the number of domains loaded, or -1 when the database failed. */
   reload(): Promise<number> {
-    if (this.reloading) return this.reloading;
-    this.reloading = this.load()
-      .catch((err: unknown) => {
-        this.log.warn({ err: (err as Error).message }, 'domain reload failed; keeping the previous set');
-        return -1;
-      })
-      .finally(() => {
-        this.reloading = null;
-      });
-    return this.reloading;
+    return this.reloader.reload();
   }
 
   get domains(): readonly string[] {

@@ -17,6 +17,7 @@
  * gateways, the next one to try) is a transaction AVP on the route context, so failure_route[2]
  * continues where route[4] started. Allowed in request and failure routes.
  */
+import { TableReloader } from '../../util/table-reloader.js';
 import { SipUri, type Logger } from '@voip/sip';
 import type { ForwardingContext } from '../../core/route-context.js';
 import type { LcrApi } from '../../routing/provider-modules-api.js';
@@ -99,9 +100,8 @@ function hostOf(row: LcrGatewayRow): string | null {
 
 export class LcrModule implements LcrApi {
   private tables: LcrTables = { byPrefix: new Map(), maxPrefix: 0, gateways: 0, rules: 0 };
-  private timer: NodeJS.Timeout | null = null;
-  private reloading: Promise<number> | null = null;
   private readonly log: Logger;
+  private readonly reloader: TableReloader;
 
   constructor(
     private readonly s: LcrSettings,
@@ -111,6 +111,7 @@ export class LcrModule implements LcrApi {
     private readonly random: () => number = Math.random,
   ) {
     this.log = logger.child({ layer: 'proxy.lcr' });
+    this.reloader = new TableReloader(() => this.load(), s.reloadIntervalMs, this.log, 'lcr tables');
   }
 
   get frInvTimeout(): number {
@@ -118,30 +119,16 @@ export class LcrModule implements LcrApi {
   }
 
   async start(): Promise<void> {
-    await this.load();
-    if (this.s.reloadIntervalMs > 0) {
-      this.timer = setInterval(() => void this.reload(), this.s.reloadIntervalMs);
-      this.timer.unref();
-    }
+    await this.reloader.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.reloader.stop();
   }
 
   /** Replaces the tables; the number of gateways + rules loaded, or -1 when the database failed. */
   reload(): Promise<number> {
-    if (this.reloading) return this.reloading;
-    this.reloading = this.load()
-      .catch((err: unknown) => {
-        this.log.warn({ err: (err as Error).message }, 'lcr reload failed; keeping the previous tables');
-        return -1;
-      })
-      .finally(() => {
-        this.reloading = null;
-      });
-    return this.reloading;
+    return this.reloader.reload();
   }
 
   private async load(): Promise<number> {

@@ -8,6 +8,7 @@
  * every `reloadIntervalMs` and on demand (`reload()`, POST /permissions/reload). A failed reload
  * keeps the previous set. Allowed in request routes.
  */
+import { TableReloader } from '../../util/table-reloader.js';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { Logger } from '@voip/sip';
 import type { RequestContext } from '../../core/route-context.js';
@@ -57,9 +58,8 @@ function family(ip: string): 'ipv4' | 'ipv6' | null {
 
 export class PermissionsModule implements PermissionsApi {
   private set: PermissionSet = EMPTY;
-  private timer: NodeJS.Timeout | null = null;
-  private reloading: Promise<number> | null = null;
   private readonly log: Logger;
+  private readonly reloader: TableReloader;
 
   constructor(
     private readonly s: PermissionsSettings,
@@ -68,33 +68,20 @@ export class PermissionsModule implements PermissionsApi {
     logger: Logger,
   ) {
     this.log = logger.child({ layer: 'proxy.permissions' });
+    this.reloader = new TableReloader(() => this.load(), s.reloadIntervalMs, this.log, 'permissions');
   }
 
   async start(): Promise<void> {
-    await this.load();
-    if (this.s.reloadIntervalMs > 0) {
-      this.timer = setInterval(() => void this.reload(), this.s.reloadIntervalMs);
-      this.timer.unref();
-    }
+    await this.reloader.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.reloader.stop();
   }
 
   /** Re-reads both tables; the number of entries loaded, or -1 when the database failed. */
   reload(): Promise<number> {
-    if (this.reloading) return this.reloading;
-    this.reloading = this.load()
-      .catch((err: unknown) => {
-        this.log.warn({ err: (err as Error).message }, 'permissions reload failed; keeping the previous set');
-        return -1;
-      })
-      .finally(() => {
-        this.reloading = null;
-      });
-    return this.reloading;
+    return this.reloader.reload();
   }
 
   private async load(): Promise<number> {
