@@ -332,10 +332,10 @@ if (!opts['no-rtp'] && relayMain !== null) {
 // The built-in voicemail engine: mailboxes of the same subscribers, MWI NOTIFYs through the proxy.
 const voicemailMain = built('voicemail-bridge');
 if (!stopping && !opts['no-voicemail'] && voicemailMain !== null) {
-  // The lab's domain is the proxy's IP, and the proxy takes every URI with a host of its domains
-  // for its own whatever the port (LocalIdentity.isMyself), so the voicemail server's Contact must
-  // carry another address, or in-dialog requests to it (ACK, BYE) are answered 404 by loose_route.
-  // (IPv6: no second address to take for granted; the limitation stays.)
+  // The lab's domain is the proxy's IP: the voicemail server's unsolicited NOTIFYs carry a From
+  // on the server's own address, which must not be in that domain (is_from_local would make the
+  // server a local caller to challenge), so it takes another loopback address.
+  // (IPv6: no second address to take for granted; the NOTIFYs are challenged there.)
   const vmHost = host === '127.0.0.1' ? '127.0.0.2' : host.includes(':') ? host : '127.0.0.1';
   const sipVm = await freePort(vmHost);
   const httpVm = await freePort();
@@ -421,7 +421,7 @@ if (!stopping && proxyReady !== null) {
       : `PSTN gateways: ${gateways.map((g, i) => `gw${i + 1} ${bracket(g.ip)}:${g.port}`).join(', ')} (LCR in this order; trusted to call in)`,
     '',
     `Softphone (docs/lab.md): user alice, password ${passwords.alice}, domain ${port === 5060 ? domain : hostPort}, no outbound proxy,`,
-    '  transport UDP or TCP; bob or carol on a second phone (on this machine: another address, e.g. 127.0.0.2), then dial bob.',
+    '  transport UDP or TCP; bob or carol on a second phone (its own port), then dial bob.',
     `SIPp: sipp ${hostPort} -sf ${shown(scenario)} -inf ${shown(inf)} -au alice -ap ${passwords.alice} -p ${sippPort} -key expires 600 -m 1`,
     'Ctrl-C stops everything.',
     '',

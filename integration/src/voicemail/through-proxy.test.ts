@@ -101,7 +101,9 @@ describe('voicemail-bridge behind the provider route', { timeout: 180_000 }, () 
     assert.equal((await fetch(`${bridge.httpUrl}/mailboxes/bob@${DOMAIN}/messages/${list[0]!.id}`, { method: 'DELETE' })).status, 204);
     const r = await sink.result(20_000);
     assert.equal(r.exitCode, 0, `${explain([r])}\n--- proxy\n${proxy.handle.logTail(2500)}\n--- bridge\n${bridge.logTail()}`);
-    const n = receivedBy(r, { method: 'NOTIFY' })[0]!;
+    // The last NOTIFY is the one that ended the sink: the change made by the DELETE.
+    const notifies = receivedBy(r, { method: 'NOTIFY' });
+    const n = notifies[notifies.length - 1]!;
     assert.equal(n.header('event'), 'message-summary');
     assert.match(n.body, /^Messages-Waiting:\s*no/im);
     assert.match(n.body, new RegExp(`^Message-Account:\\s*sip:bob@${DOMAIN.replace('.', '\\.')}`, 'im'));
