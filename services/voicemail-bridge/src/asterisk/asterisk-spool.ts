@@ -47,6 +47,8 @@ export class AsteriskSpool implements MailboxReader {
   readonly root: string;
   readonly context: string;
   private listener: MailboxChangeListener | null;
+  /** Counts last passed to the listener, per `user@domain` (bounded by the subscribers). */
+  private readonly announced: Map<string, MailboxCounts>;
   /** Asks Asterisk to re-count a mailbox (and so re-send MWI) after we changed the spool. */
   refresh: ((mailbox: string) => void) | null;
 
@@ -54,6 +56,7 @@ export class AsteriskSpool implements MailboxReader {
     this.root = root;
     this.context = context;
     this.listener = null;
+    this.announced = new Map();
     this.refresh = null;
   }
 
@@ -61,8 +64,19 @@ export class AsteriskSpool implements MailboxReader {
     this.listener = l;
   }
 
-  /** An AMI MessageWaiting event (or our own change) for `username`. */
+  /**
+   * An AMI MessageWaiting event (or our own change) for `username`. Only a change of the
+   * counts is passed on: app_voicemail announces every mailbox on each `Reload` (Asterisk 22
+   * sends one MessageWaiting per mailbox, changed or not), and after our own DELETE its
+   * VoicemailRefresh repeats what we already announced. A mailbox not seen yet counts as
+   * empty, which is what a phone shows before any NOTIFY: after a bridge start, mailboxes
+   * holding messages are announced and empty ones are not.
+   */
   changed(username: string, domain: string, counts: MailboxCounts): void {
+    const key = `${username}@${domain}`;
+    const last = this.announced.get(key) ?? { newMessages: 0, oldMessages: 0 };
+    if (last.newMessages === counts.newMessages && last.oldMessages === counts.oldMessages) return;
+    this.announced.set(key, { newMessages: counts.newMessages, oldMessages: counts.oldMessages });
     this.listener?.onMailboxChanged(username, domain, counts);
   }
 
