@@ -98,7 +98,19 @@ export interface ProviderProxy {
  * only MD5), short gateway and no-answer timeouts so a silent peer is given up quickly, the
  * voicemail server on the lab host.
  */
-export async function startProviderProxy(lab: Backend, o: { dbUrl: string; ports: ProviderPorts; name?: string; workers?: number }): Promise<ProviderProxy> {
+export async function startProviderProxy(
+  lab: Backend,
+  o: {
+    dbUrl: string;
+    ports: ProviderPorts;
+    name?: string;
+    workers?: number;
+    /** Further top-level config sections (e.g. rtpengine for the big-picture suite). */
+    config?: Record<string, unknown>;
+    /** Further command-line options (e.g. --acc-journal). */
+    args?: readonly string[];
+  },
+): Promise<ProviderProxy> {
   const cfg = lab.workDir.file(`${o.name ?? 'provider-proxy'}.yaml`);
   writeFileSync(
     cfg,
@@ -111,11 +123,12 @@ export async function startProviderProxy(lab: Backend, o: { dbUrl: string; ports
       voicemail: { uri: `sip:${lab.host}:${o.ports.voicemail}` },
       // Not under test here: right after a start the event-loop delay can trip the guard's 503.
       overload: { enabled: false },
+      ...o.config,
     }),
   );
   const handle = await lab.startProgram(
     'sip-proxy',
-    ['--listen', `udp:${lab.host}:${o.ports.sip}`, '--admin', `${lab.host}:${o.ports.admin}`, '--db', o.dbUrl, '--route', 'provider', '--config', cfg, '--log-level', 'warn', ...(o.workers === undefined ? [] : ['--workers', String(o.workers)])],
+    ['--listen', `udp:${lab.host}:${o.ports.sip}`, '--admin', `${lab.host}:${o.ports.admin}`, '--db', o.dbUrl, '--route', 'provider', '--config', cfg, '--log-level', 'warn', ...(o.workers === undefined ? [] : ['--workers', String(o.workers)]), ...(o.args ?? [])],
     { readyPattern: /listening on/, readyTimeoutMs: 20_000 },
   );
   return { handle, sipAddress: `${lab.host}:${o.ports.sip}`, adminUrl: `http://${lab.host}:${o.ports.admin}` };
