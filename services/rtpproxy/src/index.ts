@@ -1,5 +1,5 @@
 // Public surface of @voip/rtpproxy for other workspaces (the SIP proxy's rtpengine
-// module, integration tests, benchmarks): the ng client and codecs, not the relay internals.
+// module, integration tests, benchmarks): the ng client and the SDP parser, not the relay
+// internals. The bencode codec of the ng protocol is the workspace package @voip/ng.
 export { NgClient, type NgClientOptions } from './ng/ng-client.js';
-export { bdecode, bencode, type BencodeDict, type BencodeValue } from './ng/bencode.js';
 export { parseSdp, type SessionDescription, type SdpMedia } from './sdp/sdp.js';

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { bdecode, bencode, isDict, type BencodeDict } from './bencode.js';
+import { bdecode, bencode, isDict, type BencodeDict } from '@voip/ng';
 
 export interface NgClientOptions {
   /** Per-try timeout in ms (default 1000). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { bdecode, isDict, type BencodeDict } from '@voip/ng';
 import { RtpError } from '../errors.js';
-import { bdecode, isDict, type BencodeDict } from './bencode.js';
 import { normalizeDict, parseMediaFlags, parseSignalRequest } from './ng-params.js';
 
 function dict(o: Record<string, unknown>): BencodeDict {

@@ -2,9 +2,9 @@
 // send (rtpengine_offer/answer/manage/delete) into typed requests. rtpengine treats
 // "call-id", "call id" and "call_id" alike; so do we, by normalising keys and flag names.
 import { isIP } from 'node:net';
+import { isDict, type BencodeDict, type BencodeValue } from '@voip/ng';
 import { RtpError } from '../errors.js';
 import type { MediaFlags, SignalRequest } from '../media/rtp-session-table.js';
-import { isDict, type BencodeDict, type BencodeValue } from './bencode.js';
 
 export function normalizeKey(k: string): string {
   return k.toLowerCase().replace(/[ _]/g, '-');

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
+import { bdecode, bencode, isDict, type BencodeDict } from '@voip/ng';
 import { pino } from 'pino';
 import { COUNTER_FIELDS } from '../media/relay-protocol.js';
 import { splitPortRange, type MediaWorkers, type OpenResult } from '../media/relay-worker-pool.js';
 import { RtpSessionTable } from '../media/rtp-session-table.js';
-import { bdecode, bencode, isDict, type BencodeDict } from './bencode.js';
 import { NgClient } from './ng-client.js';
 import { NgServer } from './ng-server.js';
 

@@ -4,10 +4,10 @@
 // answered from the cache instead of being executed twice (an offer twice would leak ports).
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
+import { bdecode, bencode, isDict, type BencodeDict } from '@voip/ng';
 import type { Logger } from 'pino';
 import { RtpError } from '../errors.js';
 import type { RtpSessionTable } from '../media/rtp-session-table.js';
-import { bdecode, bencode, isDict, type BencodeDict } from './bencode.js';
 import { NG_COMMANDS, type NgContext } from './commands/index.js';
 import { normalizeDict, str } from './ng-params.js';
 

@@ -4,7 +4,7 @@
  * command it got. `silent` makes it ignore everything (a dead relay, for failover tests).
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { bdecode, bencode, isDict, type BencodeDict } from './bencode.js';
+import { bdecode, bencode, isDict, type BencodeDict } from '@voip/ng';
 
 export class FakeNgServer {
   readonly commands: BencodeDict[] = [];
@@ -46,8 +46,9 @@ export class FakeNgServer {
     if (this.silent) return;
     const sp = msg.indexOf(0x20);
     const cookie = msg.toString('latin1', 0, sp);
-    const d = bdecode(msg, sp + 1);
-    if (!isDict(d)) return;
+    const r = bdecode(msg, sp + 1);
+    if (!r.ok || !isDict(r.value)) return;
+    const d = r.value;
     this.commands.push(d);
     const callId = String(d['call-id'] ?? '');
     let reply: BencodeDict;

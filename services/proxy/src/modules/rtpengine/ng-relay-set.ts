@@ -11,9 +11,9 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
+import { bdecode, bencode, isDict, type BencodeDict } from '@voip/ng';
 import type { Logger } from '@voip/sip';
 import { fnv1a32 } from '../../util/fnv.js';
-import { bdecode, bencode, isDict, type BencodeDict } from './bencode.js';
 
 export interface NgRelay {
   /** As configured: `udp:127.0.0.1:2223`. */
@@ -111,13 +111,13 @@ export class NgRelaySet {
     if (w === undefined) return;
     this.waiters.delete(cookie);
     if (w.timer !== null) clearTimeout(w.timer);
-    const v = bdecode(msg, sp + 1);
-    if (!isDict(v)) {
-      w.reject(new Error(`ng ${w.command}: malformed reply from ${w.relay.url}`));
+    const d = bdecode(msg, sp + 1);
+    if (!d.ok || !isDict(d.value)) {
+      w.reject(new Error(`ng ${w.command}: malformed reply from ${w.relay.url} (${d.ok ? 'not a dictionary' : d.reason})`));
       return;
     }
     this.markUp(w.relay);
-    w.resolve(v);
+    w.resolve(d.value);
   }
 
   private markUp(r: NgRelay): void {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SipRequest, parseUri, silentLogger } from '@voip/sip';
 import { ConfigError, parseConfig } from '../../config.js';
-import { bdecode, bencode } from './bencode.js';
 import { FakeNgServer } from './fake-ng-server.js';
 import { parseRelayUrl } from './ng-relay-set.js';
 import { init, type RtpengineModule, type RtpengineSettings } from './rtpengine-module.js';
@@ -21,19 +20,6 @@ function invite(): SipRequest {
   r.body = Buffer.from(SDP);
   return r;
 }
-
-describe('bencode', () => {
-  test('round-trips a dictionary with sorted keys', () => {
-    const b = bencode({ sdp: 'v=0', 'call-id': 'x', flags: ['a', 'b'], n: 3 });
-    assert.equal(b.toString(), 'd7:call-id1:x5:flagsl1:a1:be1:ni3e3:sdp3:v=0e');
-    assert.deepEqual({ ...(bdecode(b) as object) }, { 'call-id': 'x', flags: ['a', 'b'], n: 3, sdp: 'v=0' });
-  });
-
-  test('malformed input is null, never an exception', () => {
-    for (const bad of ['d3:abc', 'i12', '5:ab', 'l', 'd1:ai1ee trailing', 'x', 'i-e', '99999999999:a']) assert.equal(bdecode(Buffer.from(bad)), null, bad);
-    assert.equal(bdecode(Buffer.from('l'.repeat(100) + 'e'.repeat(100))), null, 'too deep');
-  });
-});
 
 describe('parseRelayUrl', () => {
   test('udp:IP:PORT and udp:[v6]:PORT; anything else is refused', () => {

@@ -8,10 +8,10 @@
  * BYE never passed us; the relay times such sessions out on its own).
  */
 import { isIP } from 'node:net';
+import type { BencodeDict, BencodeValue } from '@voip/ng';
 import type { Logger, SipRequest, SipResponse } from '@voip/sip';
 import type { FinalResponseEvent } from '../../core/route-context.js';
 import type { MediaLeg, RtpengineApi } from '../../routing/nat-sub-routes.js';
-import type { BencodeDict, BencodeValue } from './bencode.js';
 import { NgRelaySet, NgTimeoutError, type NgRelay } from './ng-relay-set.js';
 
 export const name = 'rtpengine';

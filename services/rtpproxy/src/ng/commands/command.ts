@@ -1,6 +1,6 @@
+import type { BencodeDict } from '@voip/ng';
 import type { Logger } from 'pino';
 import type { RtpSessionTable } from '../../media/rtp-session-table.js';
-import type { BencodeDict } from '../bencode.js';
 
 /** What a command handler may use; built once by the ng server. */
 export interface NgContext {

@@ -1,5 +1,5 @@
+import type { BencodeDict } from '@voip/ng';
 import { requireStr, str } from '../ng-params.js';
-import type { BencodeDict } from '../bencode.js';
 import type { NgCommand } from './command.js';
 
 /** ng "delete": ends the call (BYE, CANCEL, failed INVITE) and returns its final counters. */

@@ -1,5 +1,5 @@
+import type { BencodeDict } from '@voip/ng';
 import { requireStr } from '../ng-params.js';
-import type { BencodeDict } from '../bencode.js';
 import type { NgCommand } from './command.js';
 
 /** ng "query": per-tag, per-stream endpoints and packet/byte/error counters of a call. */

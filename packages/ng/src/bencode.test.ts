@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bdecode, bencode, type BencodeValue } from './bencode.js';
+import { bdecode, bencode, isDict, type BencodeValue } from './bencode.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
 
@@ -39,6 +39,19 @@ describe('bencode', () => {
     assert.equal(decodeOk(enc), v);
   });
 
+  it('encodes an ng command as the proxy sends it, keys sorted by bytes', () => {
+    const enc = bencode({ sdp: 'v=0', 'call-id': 'x', flags: ['a', 'b'], n: 3 });
+    assert.equal(enc.toString(), 'd7:call-id1:x5:flagsl1:a1:be1:ni3e3:sdp3:v=0e');
+    assert.deepEqual({ ...(decodeOk(enc) as object) }, { 'call-id': 'x', flags: ['a', 'b'], n: 3, sdp: 'v=0' });
+  });
+
+  it('leaves undefined dictionary entries out and refuses non-finite numbers', () => {
+    const d: Record<string, BencodeValue | undefined> = { 'call-id': 'x', 'to-tag': undefined };
+    assert.equal(bencode(d as Record<string, BencodeValue>).toString(), 'd7:call-id1:xe');
+    assert.throws(() => bencode(Number.NaN), TypeError);
+    assert.throws(() => bencode({ n: Number.POSITIVE_INFINITY }), TypeError);
+  });
+
   it('encodes dictionaries with sorted keys and round-trips nested values', () => {
     const v = { z: 1, a: ['x', 2, { k: 'v' }], m: { b: '', a: -7 } };
     const enc = bencode(v);
@@ -47,10 +60,15 @@ describe('bencode', () => {
   });
 
   it('rejects malformed input with a reason instead of throwing', () => {
-    for (const bad of ['', 'i12', 'ie', 'i1x2e', '5:abc', 'l4:spam', 'd3:cowe', 'di1ei2ee', 'x', '4spam', 'i3ei4e', '99999999999:a']) {
-      const r = bdecode(b(bad));
-      assert.equal(r.ok, false, `accepted ${JSON.stringify(bad)}`);
+    const bad = ['', 'i12', 'ie', 'i-e', 'i1x2e', '5:abc', '5:ab', ':ab', 'l', 'l4:spam', 'd3:abc', 'd3:cowe', 'di1ei2ee', 'x', '4spam'];
+    const trailing = ['i3ei4e', 'd1:ai1ee trailing', '99999999999:a'];
+    for (const s of [...bad, ...trailing]) {
+      const r = bdecode(b(s));
+      assert.equal(r.ok, false, `accepted ${JSON.stringify(s)}`);
+      if (!r.ok) assert.ok(r.reason.length > 0 && r.offset >= 0 && r.offset <= s.length, JSON.stringify(s));
     }
+    const r = bdecode(b('d1:ai1ee trailing'));
+    assert.deepEqual(r, { ok: false, reason: 'trailing bytes after value', offset: 8 });
   });
 
   it('caps nesting depth and integer size', () => {
@@ -71,6 +89,21 @@ describe('bencode', () => {
     const r = bdecode(msg, 10);
     assert.ok(r.ok);
     assert.equal((r.value as Record<string, string>)['command'], 'ping');
+    // end bounds the value too: bytes after it are not read.
+    const r2 = bdecode(b('4:spamXYZ'), 0, 6);
+    assert.ok(r2.ok);
+    assert.equal(r2.value, 'spam');
+  });
+
+  it('isDict tells dictionaries from lists, scalars and absent values', () => {
+    const r = bdecode(b('d1:dde1:ll1:ae1:s1:x1:ii1ee'));
+    assert.ok(r.ok && isDict(r.value));
+    assert.equal(isDict(r.value['d']), true);
+    assert.equal(isDict(r.value['l']), false);
+    assert.equal(isDict(r.value['s']), false);
+    assert.equal(isDict(r.value['i']), false);
+    assert.equal(isDict(r.value['missing']), false);
+    assert.equal(isDict(null), false);
   });
 
   it('never throws on random bytes', () => {

@@ -1,6 +1,8 @@
-// Bencode (the BitTorrent encoding, BEP 3) as used by rtpengine's ng control protocol.
-// Byte strings are decoded to JS strings (UTF-8); ng only carries text (SDP, tags, flags).
-// The decoder scans bytes and never uses regular expressions on the untrusted input.
+// Bencode (the BitTorrent encoding, BEP 3) as used by rtpengine's ng control protocol, on
+// both ends: rtpproxy decodes commands and encodes replies, the proxy's rtpengine module the
+// other way round. Byte strings are decoded to JS strings (UTF-8); ng only carries text (SDP,
+// tags, flags). The decoder scans bytes, never uses regular expressions on the untrusted
+// input, bounds nesting and lengths, and reports malformed input as a result, never a throw.
 
 export type BencodeValue = string | number | BencodeValue[] | BencodeDict;
 export interface BencodeDict {
@@ -177,7 +179,7 @@ function encodeInto(value: BencodeValue, parts: Buffer[]): void {
   }
 }
 
-/** Narrowing helpers used by the ng command layer. */
-export function isDict(v: BencodeValue | undefined): v is BencodeDict {
+/** Narrows a decoded value (or a missing dictionary entry) to a dictionary. */
+export function isDict(v: BencodeValue | null | undefined): v is BencodeDict {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
