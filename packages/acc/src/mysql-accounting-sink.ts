@@ -1,7 +1,8 @@
 /**
  * MysqlAccountingSink: database accounting into Kamailio-schema `acc` and `missed_calls`
  * (schema.ts). write() queues; one timer per sink drains the queue in order, one prepared
- * multi-row INSERT per table and batch, inside one transaction so a batch is stored whole.
+ * multi-row INSERT per table and batch (inside one transaction when both tables have rows) so a
+ * batch is stored whole.
  * While MySQL is down the queue holds records (up to maxPending) and the batch is retried
  * with back-off; the SIP path never waits on the database.
  */
@@ -177,14 +178,22 @@ export class MysqlAccountingSink implements AccountingSink {
     const missed: AccRecord[] = [];
     for (const r of batch) (r.kind === 'acc' ? acc : missed).push(r);
     let conn: PoolConnection | null = null;
+    let inTransaction = false;
     try {
       conn = await this.pool.getConnection();
+      // A batch for one table is one INSERT, atomic by itself under autocommit (InnoDB): BEGIN
+      // and COMMIT would only add two round trips per batch. Both tables need the transaction.
+      if (missed.length === 0 || acc.length === 0) {
+        await insertRows(conn, acc.length > 0 ? ACC_TABLE : MISSED_CALLS_TABLE, acc.length > 0 ? acc : missed);
+        return;
+      }
+      inTransaction = true;
       await conn.beginTransaction();
-      if (acc.length > 0) await insertRows(conn, ACC_TABLE, acc);
-      if (missed.length > 0) await insertRows(conn, MISSED_CALLS_TABLE, missed);
+      await insertRows(conn, ACC_TABLE, acc);
+      await insertRows(conn, MISSED_CALLS_TABLE, missed);
       await conn.commit();
     } catch (err) {
-      if (conn !== null) await conn.rollback().catch(() => {});
+      if (conn !== null && inTransaction) await conn.rollback().catch(() => {});
       throw err;
     } finally {
       conn?.release();

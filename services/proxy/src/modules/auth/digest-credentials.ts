@@ -66,6 +66,16 @@ class Scanner {
   /** quoted-string (RFC 3261 §25.1) with quoted-pair; null when unterminated. */
   quoted(): string | null {
     this.i++; // opening quote
+    // Almost every value (nonce, uri, response, cnonce) has no quoted-pair: one slice instead of
+    // a string grown a character at a time.
+    const end = this.s.indexOf('"', this.i);
+    if (end < 0) return null;
+    const bs = this.s.indexOf('\\', this.i);
+    if (bs < 0 || bs > end) {
+      const v = this.s.slice(this.i, end);
+      this.i = end + 1;
+      return v;
+    }
     let out = '';
     while (this.i < this.s.length) {
       const c = this.s.charCodeAt(this.i);

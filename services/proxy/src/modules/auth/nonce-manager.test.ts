@@ -21,6 +21,19 @@ describe('NonceManager', () => {
     assert.notEqual(a.mint('example.com'), n);
   });
 
+  it('nonces minted in the same second differ and verify, across refills of the random pool', () => {
+    const c = clock();
+    const a = new NonceManager({ secret: SECRET, now: c.now });
+    const seen = new Set<string>();
+    // More than one pool of random bytes (512 nonces) so the refill is crossed.
+    for (let i = 0; i < 1500; i++) {
+      const n = a.mint('example.com');
+      assert.equal(a.verify(n, 'example.com'), 'ok');
+      seen.add(n);
+    }
+    assert.equal(seen.size, 1500);
+  });
+
   it('refuses forged, altered, foreign-realm and other-secret nonces', () => {
     const c = clock();
     const a = new NonceManager({ secret: SECRET, now: c.now });

@@ -14,7 +14,7 @@
  * Layout (base64url, 38 chars): u32 seconds | 8 random bytes | first 16 bytes of
  * HMAC-SHA-256(secret, seconds | random | realm).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 const TS_LEN = 4;
 const RAND_LEN = 8;
@@ -22,6 +22,8 @@ const MAC_LEN = 16;
 const RAW_LEN = TS_LEN + RAND_LEN + MAC_LEN;
 const NONCE_TEXT_LEN = Math.ceil((RAW_LEN * 4) / 3);
 const NC_WINDOW = 32;
+/** Random bytes drawn from the CSPRNG at once for this many nonces (one call instead of one per 407). */
+const RAND_POOL_NONCES = 512;
 /** A nonce minted this far in the future (clock steps between workers) is still accepted. */
 const FUTURE_GRACE_S = 5;
 
@@ -47,29 +49,41 @@ interface NcState {
 }
 
 export class NonceManager {
-  private readonly secret: Buffer;
+  /**
+   * The secret as a KeyObject, made once: createHmac with a Buffer key builds a KeyObject on every
+   * call (about 15 µs, a third of the 407 path's CPU in the provider-route profile).
+   */
+  private readonly key: KeyObject;
   readonly expiresSeconds: number;
   private readonly maxTracked: number;
   private readonly now: () => number;
   private readonly counts = new Map<string, NcState>();
+  private readonly randPool = Buffer.allocUnsafe(RAND_LEN * RAND_POOL_NONCES);
+  private randOffset = this.randPool.length;
 
   constructor(opts: NonceManagerOptions) {
-    this.secret = typeof opts.secret === 'string' ? Buffer.from(opts.secret, 'utf8') : opts.secret;
-    if (this.secret.length < 16) throw new Error('nonce secret must be at least 16 bytes');
+    const secret = typeof opts.secret === 'string' ? Buffer.from(opts.secret, 'utf8') : opts.secret;
+    if (secret.length < 16) throw new Error('nonce secret must be at least 16 bytes');
+    this.key = createSecretKey(secret);
     this.expiresSeconds = opts.expiresSeconds ?? 300;
     this.maxTracked = opts.maxTracked ?? 100_000;
     this.now = opts.now ?? Date.now;
   }
 
   private mac(head: Buffer, realm: string): Buffer {
-    return createHmac('sha256', this.secret).update(head).update(realm, 'latin1').digest().subarray(0, MAC_LEN);
+    return createHmac('sha256', this.key).update(head).update(realm, 'latin1').digest().subarray(0, MAC_LEN);
   }
 
   /** A fresh nonce for `realm`. */
   mint(realm: string): string {
     const raw = Buffer.allocUnsafe(RAW_LEN);
     raw.writeUInt32BE(Math.floor(this.now() / 1000) >>> 0, 0);
-    randomBytes(RAND_LEN).copy(raw, TS_LEN);
+    if (this.randOffset === this.randPool.length) {
+      randomFillSync(this.randPool);
+      this.randOffset = 0;
+    }
+    this.randPool.copy(raw, TS_LEN, this.randOffset, this.randOffset + RAND_LEN);
+    this.randOffset += RAND_LEN;
     this.mac(raw.subarray(0, TS_LEN + RAND_LEN), realm).copy(raw, TS_LEN + RAND_LEN);
     return raw.toString('base64url');
   }
