@@ -3,10 +3,9 @@
  * variables, then command-line options, validated once by a strict zod schema with
  * defaults and bounds and frozen (STYLE.md §9). Nothing else reads process.env.
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
-import { parse as parseYaml } from 'yaml';
+import { configFromEnvTable, deepFreeze, readConfigMapping, type EnvBinding } from '@voip/service-config';
 import { z } from 'zod';
 
 const HOSTPORT_RE = /^(\[[0-9a-fA-F:.]{2,45}\]|[0-9.]{7,15}):(\d{1,5})$/;
@@ -125,15 +124,7 @@ export class ConfigError extends Error {
   }
 }
 
-function deepFreeze<T>(o: T): T {
-  if (o !== null && typeof o === 'object') {
-    for (const v of Object.values(o)) deepFreeze(v);
-    Object.freeze(o);
-  }
-  return o;
-}
-
-const ENV: Record<string, { key: keyof RelayConfigInput; kind: 'string' | 'int' | 'list' }> = {
+const ENV: Record<string, EnvBinding<keyof RelayConfigInput>> = {
   RTP_RELAY_NG: { key: 'ng', kind: 'string' },
   RTP_RELAY_MEDIA_IP: { key: 'mediaIp', kind: 'list' },
   RTP_RELAY_PORTS: { key: 'ports', kind: 'string' },
@@ -147,26 +138,11 @@ const ENV: Record<string, { key: keyof RelayConfigInput; kind: 'string' | 'int' 
 
 /** Values from the environment (the caller passes process.env). */
 export function configFromEnv(env: Readonly<Record<string, string | undefined>>): RelayConfigInput {
-  const out: Record<string, unknown> = {};
-  for (const [name, { key, kind }] of Object.entries(ENV)) {
-    const v = env[name];
-    if (v === undefined || v === '') continue;
-    out[key] = kind === 'int' ? Number(v) : kind === 'list' ? v.split(',').map((x) => x.trim()) : v;
-  }
-  return out as RelayConfigInput;
+  return configFromEnvTable(ENV, env) as RelayConfigInput;
 }
 
 export function configFromFile(path: string): RelayConfigInput {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
-  }
-  const v: unknown = parseYaml(text);
-  if (v === null || v === undefined) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${path}: top level must be a mapping`);
-  return v as RelayConfigInput;
+  return readConfigMapping(path, (reason) => new ConfigError(reason)) as RelayConfigInput;
 }
 
 /** Merges layers (later wins), validates and freezes. */

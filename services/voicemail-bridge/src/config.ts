@@ -3,9 +3,8 @@
  * variables, then command-line options, validated once by a strict zod schema with defaults
  * and bounds and frozen (STYLE.md §9). Nothing else reads process.env.
  */
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { parse as parseYaml } from 'yaml';
+import { configFromEnvTable, deepFreeze, readConfigMapping, type EnvBinding } from '@voip/service-config';
 import { z } from 'zod';
 import { VoicemailError } from './errors.js';
 
@@ -170,15 +169,7 @@ export const VoicemailConfigSchema = z
 export type VoicemailConfigInput = z.input<typeof VoicemailConfigSchema>;
 export type VoicemailConfig = Readonly<z.output<typeof VoicemailConfigSchema>>;
 
-function deepFreeze<T>(o: T): T {
-  if (o !== null && typeof o === 'object') {
-    for (const v of Object.values(o)) deepFreeze(v);
-    Object.freeze(o);
-  }
-  return o;
-}
-
-const ENV: Record<string, { key: keyof VoicemailConfigInput; kind: 'string' | 'int' | 'list' }> = {
+const ENV: Record<string, EnvBinding<keyof VoicemailConfigInput>> = {
   VOICEMAIL_BACKEND: { key: 'backend', kind: 'string' },
   VOICEMAIL_LISTEN: { key: 'listen', kind: 'list' },
   VOICEMAIL_HTTP: { key: 'http', kind: 'string' },
@@ -191,26 +182,11 @@ const ENV: Record<string, { key: keyof VoicemailConfigInput; kind: 'string' | 'i
 
 /** Values from the environment (the caller passes process.env). */
 export function configFromEnv(env: Readonly<Record<string, string | undefined>>): VoicemailConfigInput {
-  const out: Record<string, unknown> = {};
-  for (const [name, { key, kind }] of Object.entries(ENV)) {
-    const v = env[name];
-    if (v === undefined || v === '') continue;
-    out[key] = kind === 'int' ? Number(v) : kind === 'list' ? v.split(',').map((x) => x.trim()) : v;
-  }
-  return out as VoicemailConfigInput;
+  return configFromEnvTable(ENV, env) as VoicemailConfigInput;
 }
 
 export function configFromFile(path: string): VoicemailConfigInput {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new VoicemailError('VM_ERR_CONFIG', `cannot read config file ${path}: ${(e as Error).message}`);
-  }
-  const v: unknown = parseYaml(text);
-  if (v === null || v === undefined) return {} as VoicemailConfigInput;
-  if (typeof v !== 'object' || Array.isArray(v)) throw new VoicemailError('VM_ERR_CONFIG', `${path}: top level must be a mapping`);
-  return v as VoicemailConfigInput;
+  return readConfigMapping(path, (reason) => new VoicemailError('VM_ERR_CONFIG', reason)) as VoicemailConfigInput;
 }
 
 /** Merges layers (later wins; nested objects merge key by key), validates and freezes. */
