@@ -197,12 +197,14 @@ describe('Kamailio rtpengine module driving rtp-relay', () => {
         cwd: uacDir,
         logFile: work.file('sipp-uac.log'),
       });
-      // Wait until Kamailio has sent offer and answer: the call has two tags with ports.
+      // Wait until Kamailio has sent offer and answer: the call has two tags, each with a media
+      // stream (a tag can be listed before the answer has given it its medias).
       const callId = await waitFor('call anchored by Kamailio', 10_000, async () => {
         const l = (await relay.ng.ok('list'))['calls'] as string[];
         if (l.length !== 1) return null;
         const q = await relay.ng.ok('query', { 'call-id': l[0] });
-        return Object.keys(q['tags'] as object).length === 2 ? l[0] : null;
+        const tags = Object.values(q['tags'] as Record<string, { medias?: { streams?: unknown[] }[] }>);
+        return tags.length === 2 && tags.every((t) => (t.medias?.[0]?.streams?.length ?? 0) > 0) ? l[0] : null;
       });
       const q0 = await relay.ng.ok('query', { 'call-id': callId });
       const tags = Object.keys(q0['tags'] as object);
