@@ -13,13 +13,23 @@ interface Args {
   count: number;
   /** Keep receiving this long after the last packet was sent. */
   lingerMs: number;
+  /**
+   * Keep receiving past lingerMs until this many packets arrived (at most 5 s more): the two
+   * parties start in separate processes, so the peer's last packets can trail ours by the
+   * difference in their start-up times.
+   */
+  expect?: number;
 }
+
+const EXPECT_DEADLINE_MS = 5_000;
 
 async function main(): Promise<void> {
   const a = JSON.parse(process.argv[2] ?? '{}') as Args;
   const ep = await RtpEndpoint.bind(a.bind, a.port);
   await ep.stream(a.to, a.toPort, a.count);
   await sleep(a.lingerMs);
+  const deadline = Date.now() + EXPECT_DEADLINE_MS;
+  while (a.expect !== undefined && ep.received < a.expect && Date.now() < deadline) await sleep(20);
   process.stdout.write(`${JSON.stringify({ sent: a.count, received: ep.received, sources: [...ep.sources] })}\n`);
   ep.close();
 }
