@@ -8,7 +8,7 @@ const root = resolve(new URL('..', import.meta.url).pathname);
 // Layer order inside each source tree: an import may only point to the same or a lower rank.
 const LAYERS = [
   { base: 'packages/sip/src', order: ['util', 'message', 'transport', 'transaction'] },
-  { base: 'services/proxy/src', order: ['util', 'config', 'core', 'storage', 'routing', 'modules', 'admin'] },
+  { base: 'services/proxy/src', order: ['util', 'config', 'core', 'routing', 'modules', 'admin'] },
 ];
 
 function walk(dir, out = []) {

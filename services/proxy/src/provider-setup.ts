@@ -16,7 +16,7 @@ import * as uri from './modules/uri/index.js';
 import * as voicemail from './modules/voicemail/index.js';
 import type { Ch5Modules } from './routing/ch5-modules-api.js';
 import type { ProviderModules } from './routing/provider-modules-api.js';
-import { assertSchema, PROVIDER_TABLE_VERSIONS, type Storage } from './storage/index.js';
+import { assertSchema, PROVIDER_TABLE_VERSIONS, type Storage } from '@voip/storage';
 
 /** What the admin API reloads (POST /permissions|lcr|dialplan|preferences/reload); -1 = the database failed. */
 export interface ProviderReloaders {

@@ -18,7 +18,7 @@ import { isRequest, parseMessage, type SipRequest, type SipResponse } from '@voi
 import { parseConfig } from './config.js';
 import { algorithmByName, computeResponse } from './modules/auth/index.js';
 import { startProxy, type RunningProxy } from './server.js';
-import { calculateHa1 } from './storage/ha1.js';
+import { calculateHa1 } from '@voip/storage';
 
 const D = 'example.com';
 const dir = mkdtempSync(join(tmpdir(), 'edge-'));

@@ -26,7 +26,7 @@ import * as acc from './modules/acc/index.js';
 import { LocationStore } from './modules/location/location-store.js';
 import { buildAdminServer } from './admin/admin-server.js';
 import { randomBytes } from 'node:crypto';
-import { assertSchema, openStorage, type Storage } from './storage/index.js';
+import { assertSchema, openStorage, type Storage } from '@voip/storage';
 import { createCh5Router } from './routing/ch5-route.js';
 import type { Ch5Modules } from './routing/ch5-modules-api.js';
 import * as auth from './modules/auth/index.js';

@@ -21,8 +21,8 @@ import {
   parseGatewayHost,
   regexProblem,
   SHORT_NUMBER,
-} from '../storage/provider-rows.js';
-import type { LcrGatewayRow, LcrRuleRow, LcrRuleTargetRow, Storage } from '../storage/storage.js';
+} from '@voip/storage';
+import type { LcrGatewayRow, LcrRuleRow, LcrRuleTargetRow, Storage } from '@voip/storage';
 import { formatAccount, parseAccount } from './account.js';
 import type { ReloadKind } from './admin-client.js';
 import { CliError } from './cli-error.js';

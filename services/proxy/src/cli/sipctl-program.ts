@@ -10,11 +10,11 @@
  * and one line on stderr: 1 operation failed, 2 usage, 3 not found.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { parseDbUrl } from '../storage/db-url.js';
-import { subscriberHashes } from '../storage/ha1.js';
-import { assertSchema, openStorage } from '../storage/open-storage.js';
-import { StorageError } from '../storage/storage-error.js';
-import { PROVIDER_TABLE_VERSIONS, REQUIRED_TABLE_VERSIONS, type Storage } from '../storage/storage.js';
+import { parseDbUrl } from '@voip/storage';
+import { subscriberHashes } from '@voip/storage';
+import { assertSchema, openStorage } from '@voip/storage';
+import { StorageError } from '@voip/storage';
+import { PROVIDER_TABLE_VERSIONS, REQUIRED_TABLE_VERSIONS, type Storage } from '@voip/storage';
 import { formatAccount, parseAccount, parseDomain } from './account.js';
 import { AdminClient, type ReloadKind } from './admin-client.js';
 import { CliError } from './cli-error.js';

@@ -14,9 +14,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildAdminServer } from '../admin/admin-server.js';
 import { ProxyStats } from '../core/proxy-stats.js';
 import { LocationStore } from '../modules/location/location-store.js';
-import { calculateHa1 } from '../storage/ha1.js';
-import { MysqlStorage } from '../storage/mysql-storage.js';
-import { createTestDatabase, type TestDatabase } from '../storage/mysql-test-database.js';
+import { calculateHa1 } from '@voip/storage';
+import { MysqlStorage } from '@voip/storage';
+import { createTestDatabase, type TestDatabase } from '@voip/storage/testing';
 import { runSipctl } from './sipctl-program.js';
 
 interface Run {

@@ -21,10 +21,10 @@ import { LocationPersistence } from '../modules/location/location-persistence.js
 import { usrlocSync } from '../modules/location/location-persistence-sync.js';
 import * as registrar from '../modules/registrar/index.js';
 import * as rr from '../modules/rr/index.js';
-import { calculateHa1 } from '../storage/ha1.js';
-import { provisionMemoryStorage } from '../storage/provisioning-file.js';
-import type { MemoryStorage } from '../storage/memory-storage.js';
-import { silentStorageLogger } from '../storage/storage-logger.js';
+import { calculateHa1 } from '@voip/storage';
+import { provisionMemoryStorage } from '@voip/storage';
+import type { MemoryStorage } from '@voip/storage';
+import { silentStorageLogger } from '@voip/storage';
 import { UdpPeer } from '../test-support/udp-peer.js';
 import { createCh5Router } from './ch5-route.js';
 

@@ -14,7 +14,7 @@ import { emptySinkStats, type AccountingSink, type AccRecord } from '@voip/acc';
 import { parseConfig } from '../config.js';
 import { algorithmByName, computeResponse } from '../modules/auth/index.js';
 import { startProxy, type RunningProxy } from '../server.js';
-import { calculateHa1 } from '../storage/ha1.js';
+import { calculateHa1 } from '@voip/storage';
 import { UdpPeer } from '../test-support/udp-peer.js';
 
 const D = 'example.com';

@@ -8,7 +8,7 @@
 import { SipUri, type Logger } from '@voip/sip';
 import type { FailureContext, RequestContext } from '../../core/route-context.js';
 import type { AliasApi } from '../../routing/ch5-modules-api.js';
-import type { AliasRepository, AliasRow } from '../../storage/storage.js';
+import type { AliasRepository, AliasRow } from '@voip/storage';
 
 export const name = 'aliases';
 

@@ -15,7 +15,7 @@ import { SipUri, type Logger, type SipRequest } from '@voip/sip';
 import type { RequestContext } from '../../core/route-context.js';
 import { PROXY_ERRORS } from '../../errors.js';
 import type { AuthApi, AuthResult } from '../../routing/ch5-modules-api.js';
-import type { SubscriberRepository } from '../../storage/storage.js';
+import type { SubscriberRepository } from '@voip/storage';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import { accountKey, DigestAuthenticator, type AuthOutcome } from './digest-authenticator.js';
 import { NonceManager } from './nonce-manager.js';

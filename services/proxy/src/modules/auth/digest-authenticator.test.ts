@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryStorage } from '../../storage/memory-storage.js';
-import { calculateHa1, subscriberHashes } from '../../storage/ha1.js';
+import { MemoryStorage } from '@voip/storage';
+import { calculateHa1, subscriberHashes } from '@voip/storage';
 import { DigestAuthenticator, type AuthInput } from './digest-authenticator.js';
 import { algorithmByName, computeResponse } from './digest-response.js';
 import { NonceManager } from './nonce-manager.js';

@@ -9,8 +9,8 @@
  * (username sent as user@domain). A SHA-256 response for an account with only MD5 hashes cannot
  * be checked: the caller re-challenges with MD5 only.
  */
-import { calculateHa1 } from '../../storage/ha1.js';
-import type { SubscriberRepository } from '../../storage/storage.js';
+import { calculateHa1 } from '@voip/storage';
+import type { SubscriberRepository } from '@voip/storage';
 import { parseDigestCredentials, type DigestCredentials } from './digest-credentials.js';
 import { algorithmByName, computeResponse, sameDigest, type Algorithm } from './digest-response.js';
 import type { NonceManager } from './nonce-manager.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { calculateHa1 } from '../../storage/ha1.js';
+import { calculateHa1 } from '@voip/storage';
 import { algorithmByName, computeResponse, sameDigest } from './digest-response.js';
 
 describe('digest response (test vectors)', () => {

@@ -10,7 +10,7 @@
  *            = H(HA1:nonce:HA2)                              (RFC 2069 compatibility)
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { digestHex, type DigestHash } from '../../storage/ha1.js';
+import { digestHex, type DigestHash } from '@voip/storage';
 
 export interface Algorithm {
   /** Name as written in headers: 'MD5', 'SHA-256-sess' … */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger } from '@voip/sip';
-import type { PreferenceRepository, PreferenceRow } from '../../storage/storage.js';
+import type { PreferenceRepository, PreferenceRow } from '@voip/storage';
 import { CallForwardModule, forwardingPreferences } from './avpops-module.js';
 
 function pref(attribute: string, value: string): PreferenceRow {

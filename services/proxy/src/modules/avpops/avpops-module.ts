@@ -10,7 +10,7 @@
  */
 import type { Logger } from '@voip/sip';
 import type { Account, CallForwardApi, CallForwardPreferences } from '../../routing/provider-modules-api.js';
-import type { PreferenceRepository, PreferenceRow } from '../../storage/storage.js';
+import type { PreferenceRepository, PreferenceRow } from '@voip/storage';
 
 export const name = 'avpops';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { silentLogger } from '@voip/sip';
 import { parseConfig } from '../../config.js';
-import type { DialplanRepository, DialplanRow } from '../../storage/storage.js';
+import type { DialplanRepository, DialplanRow } from '@voip/storage';
 import { DialPlanModule, groupOfAttrs, kamailioReplacement } from './dialplan-module.js';
 
 class FakeDialplan implements DialplanRepository {

@@ -12,8 +12,8 @@
 import { TableReloader } from '../../util/table-reloader.js';
 import type { Logger } from '@voip/sip';
 import type { DialPlanApi, DialPlanMatch } from '../../routing/provider-modules-api.js';
-import type { DialplanRepository, DialplanRow } from '../../storage/storage.js';
-import { compileSafeRegex, safeTest } from '../../util/safe-regex.js';
+import type { DialplanRepository, DialplanRow } from '@voip/storage';
+import { compileSafeRegex, safeTest } from '@voip/storage';
 
 export const name = 'dialplan';
 

@@ -13,7 +13,7 @@ import { SipUri, type Logger } from '@voip/sip';
 import type { LocalIdentity } from '../../core/local-identity.js';
 import type { FailureContext, RequestContext } from '../../core/route-context.js';
 import type { DomainApi } from '../../routing/ch5-modules-api.js';
-import type { DomainRepository } from '../../storage/storage.js';
+import type { DomainRepository } from '@voip/storage';
 
 export const name = 'domain';
 

@@ -10,7 +10,7 @@ import type { Logger } from '@voip/sip';
 import type { RequestContext } from '../../core/route-context.js';
 import type { AuthResult } from '../../routing/ch5-modules-api.js';
 import type { Account, GroupApi } from '../../routing/provider-modules-api.js';
-import type { GroupRepository } from '../../storage/storage.js';
+import type { GroupRepository } from '@voip/storage';
 
 export const name = 'group';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { silentLogger } from '@voip/sip';
-import type { LcrGatewayRow, LcrRepository, LcrRuleRow, LcrRuleTargetRow } from '../../storage/storage.js';
+import type { LcrGatewayRow, LcrRepository, LcrRuleRow, LcrRuleTargetRow } from '@voip/storage';
 import { requestContext } from '../../test-support/route-context-fake.js';
 import { LcrModule } from './lcr-module.js';
 

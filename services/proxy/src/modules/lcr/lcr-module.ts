@@ -21,8 +21,8 @@ import { TableReloader } from '../../util/table-reloader.js';
 import { SipUri, type Logger } from '@voip/sip';
 import type { ForwardingContext } from '../../core/route-context.js';
 import type { LcrApi } from '../../routing/provider-modules-api.js';
-import type { LcrGatewayRow, LcrRepository, LcrRuleRow, LcrRuleTargetRow } from '../../storage/storage.js';
-import { compileSafeRegex, safeTest } from '../../util/safe-regex.js';
+import type { LcrGatewayRow, LcrRepository, LcrRuleRow, LcrRuleTargetRow } from '@voip/storage';
+import { compileSafeRegex, safeTest } from '@voip/storage';
 
 export const name = 'lcr';
 

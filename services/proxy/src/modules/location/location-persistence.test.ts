@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MemoryStorage } from '../../storage/memory-storage.js';
-import { MysqlStorage } from '../../storage/mysql-storage.js';
-import { createTestDatabase, type TestDatabase } from '../../storage/mysql-test-database.js';
-import { silentStorageLogger } from '../../storage/storage-logger.js';
-import type { LocationRepository, LocationRow } from '../../storage/storage.js';
+import { MemoryStorage } from '@voip/storage';
+import { MysqlStorage } from '@voip/storage';
+import { createTestDatabase, type TestDatabase } from '@voip/storage/testing';
+import { silentStorageLogger } from '@voip/storage';
+import type { LocationRepository, LocationRow } from '@voip/storage';
 import type { Binding } from './binding.js';
 import { LocationPersistence, PERMANENT_EXPIRES, bindingToRow, rowToBinding, type LocationDbMode } from './location-persistence.js';
 import { LocationStore } from './location-store.js';

@@ -15,8 +15,8 @@
  * table through a periodic DELETE of expired rows (those of crashed or other proxies too).
  * A failed write is kept and retried with back-off; nothing is dropped while the database is down.
  */
-import type { LocationRepository, LocationRow } from '../../storage/storage.js';
-import type { StorageLogger } from '../../storage/storage-logger.js';
+import type { LocationRepository, LocationRow } from '@voip/storage';
+import type { StorageLogger } from '@voip/storage';
 import type { Binding } from './binding.js';
 import type { LocationObserver, LocationStore } from './location-store.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { silentLogger } from '@voip/sip';
-import type { AddressRepository, AddressRow, TrustedRepository, TrustedRow } from '../../storage/storage.js';
+import type { AddressRepository, AddressRow, TrustedRepository, TrustedRow } from '@voip/storage';
 import { requestContext } from '../../test-support/route-context-fake.js';
 import { canonicalIp, PermissionsModule } from './permissions-module.js';
 

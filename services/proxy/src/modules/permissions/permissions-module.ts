@@ -13,8 +13,8 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { Logger } from '@voip/sip';
 import type { RequestContext } from '../../core/route-context.js';
 import type { PermissionsApi } from '../../routing/provider-modules-api.js';
-import type { AddressRepository, AddressRow, TrustedRepository, TrustedRow } from '../../storage/storage.js';
-import { compileSafeRegex, safeTest } from '../../util/safe-regex.js';
+import type { AddressRepository, AddressRow, TrustedRepository, TrustedRow } from '@voip/storage';
+import { compileSafeRegex, safeTest } from '@voip/storage';
 
 export const name = 'permissions';
 

@@ -6,7 +6,7 @@
 import { parseUri, SipUri, type Logger } from '@voip/sip';
 import type { RequestContext } from '../../core/route-context.js';
 import type { Account, SpeedDialApi } from '../../routing/provider-modules-api.js';
-import type { SpeedDialRepository } from '../../storage/storage.js';
+import type { SpeedDialRepository } from '@voip/storage';
 
 export const name = 'speeddial';
 

@@ -7,7 +7,7 @@
 import { SipUri } from '@voip/sip';
 import type { FailureContext, RequestContext } from '../../core/route-context.js';
 import type { UriApi } from '../../routing/provider-modules-api.js';
-import type { SubscriberRepository } from '../../storage/storage.js';
+import type { SubscriberRepository } from '@voip/storage';
 
 export const name = 'uri';
 

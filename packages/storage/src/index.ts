@@ -8,3 +8,5 @@ export { MemoryStorage } from './memory-storage.js';
 export { MysqlStorage, type MysqlStorageOptions } from './mysql-storage.js';
 export { loadProvisioningFile, provisionMemoryStorage, type Provisioning } from './provisioning-file.js';
 export { openStorage, assertSchema } from './open-storage.js';
+export { compileSafeRegex, safeTest, MAX_PATTERN_LENGTH, MAX_SUBJECT_LENGTH, type SafeRegexResult } from './safe-regex.js';
+export { SCHEMA_FILE } from './mysql-schema.js';

@@ -10,7 +10,7 @@ export interface TableBlock {
   statements: string[];
 }
 
-export const SCHEMA_FILE = new URL('../../sql/schema-mysql.sql', import.meta.url);
+export const SCHEMA_FILE = new URL('../sql/schema-mysql.sql', import.meta.url);
 
 const CREATE_TABLE = /^CREATE TABLE `([A-Za-z0-9_]{1,64})`/;
 const CREATE_INDEX = /^CREATE INDEX [A-Za-z0-9_]{1,64} ON ([A-Za-z0-9_]{1,64}) /;

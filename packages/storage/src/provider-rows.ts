@@ -4,7 +4,7 @@
  * file and sipctl. Column limits are the VARCHAR sizes of sql/schema-mysql.sql.
  */
 import { isIP } from 'node:net';
-import { compileSafeRegex } from '../util/safe-regex.js';
+import { compileSafeRegex } from './safe-regex.js';
 
 /** lcr_gw.transport codes (lcr module: 1 = UDP, 2 = TCP, 3 = TLS, 4 = SCTP; NULL = UDP). */
 export const LCR_TRANSPORTS = { udp: 1, tcp: 2, tls: 3, sctp: 4 } as const;
@@ -43,7 +43,7 @@ const TARGET_URI = /^(?:sips?:[^\s<>"]{1,250}|tel:\+?[0-9*#().-]{1,32}(?:;[^\s<>
 
 /**
  * Why `pattern` cannot be stored, or null: it must fit `maxLength` (the column size) and pass
- * the screening the proxy applies when it loads the table (util/safe-regex.ts: compiles, no
+ * the screening the proxy applies when it loads the table (safe-regex.ts: compiles, no
  * backreferences, no nested quantifiers), so sipctl refuses what the route would skip. The lcr
  * and permissions modules compile POSIX extended expressions and dialplan PCRE; JavaScript's
  * syntax accepts the patterns those tables are written with (anchors, classes, groups,
