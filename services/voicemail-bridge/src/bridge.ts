@@ -156,6 +156,7 @@ export async function startBridge(cfg: VoicemailConfig, log: Logger): Promise<Ru
       await http?.close();
       tl.close();
       await transport.close();
+      await directory.close();
     },
   };
 }

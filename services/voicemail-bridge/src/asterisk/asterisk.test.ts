@@ -113,7 +113,7 @@ describe('AsteriskBackend with a stand-in AMI server', () => {
     mkdirSync(dir, { recursive: true });
     const subs = join(dir, 'subs.yaml');
     writeFileSync(subs, 'subscribers:\n  - { username: alice, domain: example.com, password: x }\n');
-    const directory = new SubscriberDirectory({ description: 'test', load: async () => [{ username: 'alice', domain: 'example.com' }] });
+    const directory = new SubscriberDirectory({ description: 'test', load: async () => [{ username: 'alice', domain: 'example.com' }], close: async () => {} });
     await directory.refresh();
     const cfg = loadConfig({ db: `file:${subs}`, backend: 'asterisk', asterisk: { ami: `127.0.0.1:${port}`, username: 'vmb', secret: 's3cret', voicemailConf: join(dir, 'voicemail.conf'), spool: join(dir, 'spool') } });
     const backend = new AsteriskBackend(cfg.asterisk, directory, silentLogger, cfg.recording);

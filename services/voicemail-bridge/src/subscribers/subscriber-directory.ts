@@ -1,14 +1,10 @@
 /**
- * Which mailboxes exist: one per subscriber, read from the same source sip-proxy uses
- * (`--db`): Kamailio's `subscriber` table over mysql2 (`SELECT username, domain FROM
- * subscriber`, one small query per refresh) or the `subscribers:` section of a provisioning
- * file. Read-only and self-contained on purpose: services do not import each other, so this
- * is the one place to move into a shared storage package later.
+ * Which mailboxes exist: one per subscriber, read through `@voip/storage` from the same source
+ * sip-proxy uses (`--db`): Kamailio's `subscriber` table, or the `subscribers:` section of a
+ * provisioning file. The SQL is the storage package's, shared with the proxy, sipctl and the
+ * portal.
  */
-import { readFile } from 'node:fs/promises';
-import { createConnection } from 'mysql2/promise';
-import type { RowDataPacket } from 'mysql2/promise';
-import { parse as parseYaml } from 'yaml';
+import { openStorage, type Storage } from '@voip/storage';
 import { VoicemailError } from '../errors.js';
 
 export interface Subscriber {
@@ -19,8 +15,10 @@ export interface Subscriber {
 export interface SubscriberSource {
   readonly description: string;
   load(): Promise<Subscriber[]>;
+  close(): Promise<void>;
 }
 
+// Mailbox names become spool directory names: nothing that could escape the spool.
 const NAME = /^[^@\s:/\\]{1,64}$/;
 const DOMAIN = /^[A-Za-z0-9.-]{1,64}$|^\[[0-9A-Fa-f:.]{2,45}\]$/;
 
@@ -28,75 +26,60 @@ function valid(username: unknown, domain: unknown): username is string {
   return typeof username === 'string' && typeof domain === 'string' && NAME.test(username) && DOMAIN.test(domain) && username !== '.' && username !== '..';
 }
 
-/** `subscribers:` of a sip-proxy provisioning file (YAML or JSON). */
-export class FileSubscriberSource implements SubscriberSource {
-  readonly description: string;
-  private readonly path: string;
-
-  constructor(path: string) {
-    this.path = path;
-    this.description = `file:${path}`;
-  }
-
-  async load(): Promise<Subscriber[]> {
-    let doc: unknown;
-    try {
-      doc = parseYaml(await readFile(this.path, 'utf8'));
-    } catch (e) {
-      throw new VoicemailError('VM_ERR_SUBSCRIBERS', `${this.path}: ${(e as Error).message}`);
-    }
-    const list = doc !== null && typeof doc === 'object' ? (doc as { subscribers?: unknown }).subscribers : undefined;
-    if (list === undefined) return [];
-    if (!Array.isArray(list)) throw new VoicemailError('VM_ERR_SUBSCRIBERS', `${this.path}: subscribers must be a list`);
-    const out: Subscriber[] = [];
-    for (const s of list as { username?: unknown; domain?: unknown }[]) {
-      if (s !== null && typeof s === 'object' && valid(s.username, s.domain)) out.push({ username: s.username, domain: (s.domain as string).toLowerCase() });
-    }
-    return out;
-  }
-}
-
-/** Kamailio's subscriber table (`username`, `domain` columns). */
-export class MysqlSubscriberSource implements SubscriberSource {
+/**
+ * Subscribers from a `--db` URL. MySQL keeps one pool open between refreshes; a provisioning
+ * file is read anew on every refresh, so an edited file is picked up without a restart.
+ */
+export class StorageSubscriberSource implements SubscriberSource {
   readonly description: string;
   private readonly url: string;
+  private readonly rereadEachTime: boolean;
+  private storage: Storage | null;
 
   constructor(url: string) {
     this.url = url;
-    const u = new URL(url);
-    this.description = `mysql://${u.host}${u.pathname}`;
+    this.rereadEachTime = url.startsWith('file:');
+    this.storage = null;
+    this.description = this.rereadEachTime ? url : describeMysqlUrl(url);
   }
 
   async load(): Promise<Subscriber[]> {
-    let conn;
     try {
-      const u = new URL(this.url);
-      conn = await createConnection({
-        host: u.hostname,
-        port: u.port === '' ? 3306 : Number(u.port),
-        user: decodeURIComponent(u.username),
-        password: decodeURIComponent(u.password),
-        database: decodeURIComponent(u.pathname.replace(/^\//, '')),
-        connectTimeout: 5000,
-      });
-      const [rows] = await conn.query<RowDataPacket[]>('SELECT username, domain FROM subscriber');
-      const out: Subscriber[] = [];
-      for (const r of rows) if (valid(r.username, r.domain)) out.push({ username: r.username as string, domain: (r.domain as string).toLowerCase() });
-      return out;
+      const storage = this.storage ?? (await openStorage(this.url));
+      try {
+        const out: Subscriber[] = [];
+        for (const s of await storage.subscribers.list()) {
+          if (valid(s.username, s.domain)) out.push({ username: s.username, domain: s.domain.toLowerCase() });
+        }
+        return out;
+      } finally {
+        if (this.rereadEachTime) await storage.close();
+        else this.storage = storage;
+      }
     } catch (e) {
       throw new VoicemailError('VM_ERR_SUBSCRIBERS', `${this.description}: ${(e as Error).message}`);
-    } finally {
-      await conn?.end().catch(() => {});
     }
+  }
+
+  async close(): Promise<void> {
+    const s = this.storage;
+    this.storage = null;
+    await s?.close();
+  }
+}
+
+/** The URL without its password, for logs and /health. */
+function describeMysqlUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'mysql (unparsable URL)';
   }
 }
 
 export function subscriberSource(db: string): SubscriberSource {
-  if (db.startsWith('file:')) {
-    const path = db.startsWith('file://') ? db.slice(7) : db.slice(5);
-    return new FileSubscriberSource(decodeURIComponent(path));
-  }
-  return new MysqlSubscriberSource(db);
+  return new StorageSubscriberSource(db);
 }
 
 /**
@@ -118,6 +101,10 @@ export class SubscriberDirectory {
 
   get description(): string {
     return this.source.description;
+  }
+
+  close(): Promise<void> {
+    return this.source.close();
   }
 
   get size(): number {
