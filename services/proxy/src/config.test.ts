@@ -43,6 +43,16 @@ test('file, then environment, then command line: later wins', () => {
   assert.equal(c.timers.t2, 4000);
 });
 
+test('SIP_PROXY_VOICEMAIL_URI replaces the file\'s voicemail.uri and keeps the rest of the section', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'proxycfg-'));
+  const file = join(dir, 'proxy.yaml');
+  writeFileSync(file, 'voicemail: { uri: "sip:172.30.45.13:5080" }\n');
+  assert.equal(loadConfig({ file }).voicemail.uri, 'sip:172.30.45.13:5080');
+  const c = loadConfig({ file, env: { SIP_PROXY_VOICEMAIL_URI: 'sip:172.30.45.12:5060' } });
+  assert.equal(c.voicemail.uri, 'sip:172.30.45.12:5060');
+  assert.throws(() => loadConfig({ file, env: { SIP_PROXY_VOICEMAIL_URI: 'http://x' } }), /voicemail\.uri must be a sip: URI/);
+});
+
 test('an unreadable or non-mapping file is a ConfigError naming the file', () => {
   assert.throws(() => loadConfig({ file: '/nonexistent/proxy.yaml' }), /cannot read config file \/nonexistent/);
   const dir = mkdtempSync(join(tmpdir(), 'proxycfg-'));

@@ -436,6 +436,9 @@ export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.SIP_PROXY_ROUTE) out.route = env.SIP_PROXY_ROUTE;
   if (env.SIP_PROXY_USRLOC_DB_MODE) out.usrloc = { dbMode: env.SIP_PROXY_USRLOC_DB_MODE };
   if (env.SIP_PROXY_ACC_JOURNAL) out.accounting = { journal: env.SIP_PROXY_ACC_JOURNAL };
+  // The compose lab points voicemail at the built-in bridge or at Asterisk by environment
+  // alone (docker/lab/asterisk.env), keeping the rest of the mounted config file.
+  if (env.SIP_PROXY_VOICEMAIL_URI) out.voicemail = { uri: env.SIP_PROXY_VOICEMAIL_URI };
   return out;
 }
 
