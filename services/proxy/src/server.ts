@@ -139,7 +139,10 @@ export async function startProxy(config: ProxyConfig, logger: Logger, opts: Star
     }
   } else {
     try {
-      for (const l of config.listen) transports.push(await transport.listen({ protocol: l.protocol, address: l.address, port: l.port }));
+      // The book's advertised_address: what Via and Record-Route name when the proxy listens on
+      // a wildcard address or sits behind a static NAT (a container on several networks).
+      const advertise = config.advertisedAddress !== undefined ? { advertise: { host: config.advertisedAddress } } : {};
+      for (const l of config.listen) transports.push(await transport.listen({ protocol: l.protocol, address: l.address, port: l.port, ...advertise }));
     } catch (err) {
       await transport.close();
       throw err;
