@@ -331,6 +331,8 @@ if (!opts['no-rtp'] && relayMain !== null) {
 
 // The built-in voicemail engine: mailboxes of the same subscribers, MWI NOTIFYs through the proxy.
 const voicemailMain = built('voicemail-bridge');
+/** voicemail-bridge's HTTP API, for the portal's voicemail pages (null: not running). */
+let voicemailHttp = null;
 if (!stopping && !opts['no-voicemail'] && voicemailMain !== null) {
   // The lab's domain is the proxy's IP: the voicemail server's unsolicited NOTIFYs carry a From
   // on the server's own address, which must not be in that domain (is_from_local would make the
@@ -347,6 +349,7 @@ if (!stopping && !opts['no-voicemail'] && voicemailMain !== null) {
   if (await waitForHealth(child, `http://${bracket(host)}:${httpVm}/health`, 60_000)) {
     // Busy and unanswered calls go there; subscribers dial *98 for their mailbox.
     proxyConfig.voicemail = { uri: `sip:${bracket(vmHost)}:${sipVm}` };
+    voicemailHttp = `http://${bracket(host)}:${httpVm}`;
     lines.push(`  voicemail            sip:${bracket(vmHost)}:${sipVm} (UDP, built-in engine; *98 = own mailbox); http://${bracket(host)}:${httpVm}/health`);
   } else if (!stopping) {
     console.error('lab: voicemail-bridge did not answer on its health endpoint within 60 s');
@@ -400,6 +403,28 @@ if (!stopping && radius !== null) {
   }
 }
 
+// The provider portal (services/portal) on the same provisioning file, read-only: it shows the
+// subscribers, online users and voicemail; changes are made in the file. Plain http, so it stays
+// on loopback (its session cookie is Secure everywhere else).
+let portalLines = ['  portal               not built (services/portal/dist/main.js missing), skipped'];
+const portalMain = built('portal');
+if (!stopping && proxyReady !== null && portalMain !== null) {
+  const portalHost = host === '::1' || host.startsWith('127.') ? host : '127.0.0.1';
+  const portalPort = await freePort(portalHost);
+  const portalUrl = `http://${bracket(portalHost)}:${portalPort}`;
+  const adminPassword = randomBytes(9).toString('base64url');
+  const child = start('voip-portal', [
+    portalMain, '--db', `file:${provisioningFile}`, '--listen', `${bracket(portalHost)}:${portalPort}`, '--proxy-admin', proxyReady[2],
+    ...(voicemailHttp === null ? [] : ['--voicemail', voicemailHttp]), '--public-url', portalUrl, '--insecure-cookie', '--log-level', level,
+  ], { VOIP_PORTAL_ADMIN_USER: 'admin', VOIP_PORTAL_ADMIN_PASSWORD: adminPassword }); // in the environment: ps shows command lines
+  if (await waitForHealth(child, `${portalUrl}/health`, 60_000)) {
+    portalLines = [`  portal               ${portalUrl}/  (read-only on the provisioning file; admin / ${adminPassword}, or a demo account as user@${domain})`];
+  } else if (!stopping) {
+    console.error('lab: voip-portal did not answer on its health endpoint within 60 s');
+    stop(1);
+  }
+}
+
 if (!stopping && proxyReady !== null) {
   const sippPort = await freePort();
   const inf = join(labDir, 'sipp-alice.csv');
@@ -412,6 +437,7 @@ if (!stopping && proxyReady !== null) {
     `  proxy admin API      ${proxyReady[2]}  (/health, /metrics, /location; sipctl --proxy-admin)`,
     ...lines,
     radiusLine,
+    ...portalLines,
     `  call records         ${shown(accJournal)}`,
     '',
     `Demo accounts (domain ${domain}; passwords kept in ${shown(join(labDir, 'demo-accounts.json'))}):`,

@@ -88,8 +88,9 @@ function step(label, command, cmdArgs, env = process.env) {
 // with Ryuk disabled: its image cannot be pulled where no registry answers), chapter 5
 // against MariaDB in a container of its own (host network, a port of its own), and the
 // voicemail bridge's Asterisk backend with Asterisk 22 (voip-stack/asterisk:dev) behind the
-// provider route; that file registers no test in the native passes.
-const CONTAINER_SUITES = ['proxy/registration.test.js', 'proxy/calls.test.js', 'mysql/ch5.test.js', 'voicemail/asterisk.test.js'];
+// provider route; that file registers no test in the native passes. The big-picture walk
+// runs every program of the provider in its image (integration/src/big-picture).
+const CONTAINER_SUITES = ['proxy/registration.test.js', 'proxy/calls.test.js', 'mysql/ch5.test.js', 'voicemail/asterisk.test.js', 'big-picture/big-picture.test.js'];
 function containersPass() {
   if (!step('images', 'bash', ['scripts/docker/build-images.sh'])) return;
   const port = String(33306 + (process.pid % 1000));

@@ -298,8 +298,8 @@ async function main(): Promise<number> {
       onStep: (target, rate, r) => {
         const row = formatStepRow(r);
         console.log(
-          `[${target} @ ${rate}/s] achieved ${row[1]}/s, failed ${row[3]}, p50/p99 ${row[6]}/${row[7]} ms, ` +
-            `proxy CPU ${row[8]} %, ${row[9]} CPU-s/1k calls, SIPp CPU ${row[10]} %, drops ${row[11]} -> ${r.stable ? 'stable' : 'UNSTABLE'}`,
+          `[${target} @ ${rate}/s] achieved ${row[1]}/s, failed ${row[3]}, p50/p95/p99 ${row[6]}/${row[7]}/${row[8]} ms, ` +
+            `proxy CPU ${row[9]} %, ${row[10]} CPU-s/1k calls, SIPp CPU ${row[11]} %, drops ${row[12]} -> ${r.stable ? 'stable' : 'UNSTABLE'}`,
         );
       },
     });

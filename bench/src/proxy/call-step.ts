@@ -86,6 +86,7 @@ export interface CallStepResult extends StepOutcome {
   /** Successful calls per second over the steady window. */
   readonly achievedRate: number;
   readonly p50Ms: number;
+  readonly p95Ms: number;
   readonly p99Ms: number;
   /** Proxy process tree CPU over the steady window, % of one core. */
   readonly proxyCpuPercent: number;
@@ -272,6 +273,7 @@ function summarize(
     retransUas: s.retransmissions,
     achievedRate,
     p50Ms: percentile(uac.responseTimesMs, 50),
+    p95Ms: percentile(uac.responseTimesMs, 95),
     p99Ms: percentile(uac.responseTimesMs, 99),
     proxyCpuPercent,
     cpuSecondsPer1kCalls,

@@ -3,7 +3,9 @@
  * sipctl provisioning of a MariaDB database, the provider-route proxy (provider-lab.ts) with
  * rtp-relay (rtpproxy/support.ts) as its media relay and the built-in voicemail-bridge
  * (voicemail/support.ts) as its voicemail server, the accounting journal read by radius-acct and
- * sent to FreeRADIUS (radius/). Only the wiring and the book's data live here.
+ * sent to FreeRADIUS (radius/). Only the wiring and the book's data live here. Every program
+ * starts through the Backend (its image in the containers backend); sipctl, the operator's
+ * tool, runs locally against the same MariaDB in both backends.
  *
  * Addresses (allow_trusted() tells peers apart by source address): phones, proxy, relay and
  * the voicemail server's SIP port on 127.0.0.1; gw1 — also the trusted gateway — on 127.0.0.2,
@@ -61,9 +63,14 @@ export interface RtpResult {
 
 const RTP_PARTY = fileURLToPath(new URL('../nat/rtp-party-cli.js', import.meta.url));
 
-/** The RTP party a SIPp phone starts once its call is up (nat-scenarios.ts' `exec`). */
+/**
+ * The RTP party a SIPp phone starts once its call is up (nat-scenarios.ts' `exec`): with our
+ * Node natively, with the SIPp image's `node` (Debian's nodejs; docker/sipp/Dockerfile) in the
+ * containers backend, which sees the compiled suite and the work directory at their host paths.
+ */
 export function rtpParty(lab: Backend, who: string, port: number, count: number): RtpExec {
-  return { node: process.execPath, cli: RTP_PARTY, bind: lab.host, port, count, out: lab.workDir.file(`rtp-${who}.json`) };
+  const node = lab.name === 'containers' ? 'node' : process.execPath;
+  return { node, cli: RTP_PARTY, bind: lab.host, port, count, out: lab.workDir.file(`rtp-${who}.json`) };
 }
 
 export async function rtpResult(r: RtpExec): Promise<RtpResult> {

@@ -12,18 +12,23 @@
  *            (Start/Stop/Failed) and in radius-acct's cdr
  *   ch. 8    a trusted gateway calls bob in without a challenge (route[3], allow_trusted)
  *
- * Native backend: every program a local process (docs/testing.md, "The big-picture suite").
+ * Both backends (docs/testing.md, "The big-picture suite"): natively every program is a local
+ * process; with INTEGRATION_BACKEND=containers the proxy, rtp-relay, voicemail-bridge and
+ * radius-acct run in voip-stack/node:dev, SIPp (and the RTP parties it starts) in
+ * voip-stack/sipp:dev, FreeRADIUS in voip-stack/freeradius:dev, all on the host network, and
+ * MariaDB is VOIP_TEST_MYSQL_URL's (the containers pass's MariaDB container). sipctl, the
+ * operator's tool, runs locally against that database in both.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { allocatePorts, assertSippOk, createBackend, explain, receivedBy, sentBy, type Backend, type SippResult } from '../harness/index.js';
+import { allocatePorts, assertSippOk, backendName, createBackend, explain, receivedBy, sentBy, type Backend, type SippResult } from '../harness/index.js';
 import { registerPhone } from '../mysql/ch5-lab.js';
-import { createTestDatabase as createProvisioningDatabase, type TestDatabase as ProvisioningDatabase } from '../mysql/mysql-database.js';
+import { adminAccess, createTestDatabase as createProvisioningDatabase, type TestDatabase as ProvisioningDatabase } from '../mysql/mysql-database.js';
 import { uacScenario, uasScenario } from '../nat/nat-scenarios.js';
 import { DOMAIN, GW_A_HOST, GW_B_HOST, password, scenario as providerScenario, startProviderProxy, type ProviderPorts, type ProviderProxy } from '../provider/provider-lab.js';
 import { startFreeRadius, type FreeRadiusServer } from '../radius/freeradius.js';
-import { createTestDatabase as createRadacctDatabase, radacctRows, RadiusAcctProcess, runRadiusAcct, waitUntil, type TestDatabase as RadacctDatabase } from '../radius/radius-harness.js';
+import { createTestDatabase as createRadacctDatabase, radacctRows, RadiusAcctProgram, runRadiusAcctIn, waitUntil, type TestDatabase as RadacctDatabase } from '../radius/radius-harness.js';
 import { mediaPortRange, startRelay, type RunningRelay } from '../rtpproxy/support.js';
 import { BridgeProcess, RtpSink, writeFixtures } from '../voicemail/support.js';
 import { BOB_NO_ANSWER_S, mailbox, provisionTheBook, rtpParty, rtpResult, scenario, writeScenario } from './big-picture-lab.js';
@@ -48,7 +53,10 @@ function invitedUser(r: SippResult): string | undefined {
   return /^sips?:([^@]+)@/.exec(receivedBy(r, { method: 'INVITE' })[0]?.requestUri ?? '')?.[1];
 }
 
-describe('the big picture: the book end to end over real SIP (native)', { timeout: 300_000 }, () => {
+/** The backend this run uses, for the suite's title (createBackend makes it in `before`). */
+const BACKEND = await backendName();
+
+describe(`the big picture: the book end to end over real SIP (${BACKEND})`, { timeout: 300_000 }, () => {
   let lab: Backend;
   let ports: ProviderPorts;
   let provisioningDb: ProvisioningDatabase;
@@ -58,7 +66,7 @@ describe('the big picture: the book end to end over real SIP (native)', { timeou
   let relayRange: [number, number];
   let proxy: ProviderProxy;
   let bridge: BridgeProcess;
-  let radiusAcct: RadiusAcctProcess;
+  let radiusAcct: RadiusAcctProgram;
   let journal: string;
   let fixtures: ReturnType<typeof writeFixtures>;
   let alicePort: number;
@@ -80,11 +88,12 @@ describe('the big picture: the book end to end over real SIP (native)', { timeou
   });
 
   after(async () => {
-    await radiusAcct?.kill('SIGTERM');
+    await radiusAcct?.kill();
     await bridge?.stop().catch(() => {});
     await relay?.stop().catch(() => {});
-    await lab?.close();
+    // Its directory is in the work directory lab.close() removes.
     await freeradius?.close();
+    await lab?.close();
     await radacctDb?.drop();
     await provisioningDb?.drop();
   });
@@ -99,7 +108,9 @@ describe('the big picture: the book end to end over real SIP (native)', { timeou
   // ch. 1 (big picture): FreeRADIUS with its radacct table in MariaDB, the accounting server of the provider.
   test('FreeRADIUS starts with radacct in MariaDB', async () => {
     radacctDb = await createRadacctDatabase('big_picture_radacct');
-    freeradius = await startFreeRadius({ secret: RADIUS_SECRET, database: radacctDb.name });
+    // Its SQL module talks to the MariaDB the suite uses (host network in the containers backend).
+    const mysql = adminAccess();
+    freeradius = await startFreeRadius({ secret: RADIUS_SECRET, database: radacctDb.name, mysqlHost: mysql.host, mysqlPort: mysql.port, lab });
     assert.ok(freeradius.running());
   });
 
@@ -107,7 +118,7 @@ describe('the big picture: the book end to end over real SIP (native)', { timeou
   // voicemail server and its accounting journal; radius-acct follows the journal.
   test('sip-proxy (provider route, MariaDB) starts with rtp-relay, voicemail-bridge and radius-acct', async () => {
     relayRange = mediaPortRange();
-    relay = await startRelay(lab.workDir, 'rtp-relay', { mediaIp: [lab.host], ports: relayRange });
+    relay = await startRelay(lab.workDir, 'rtp-relay', { mediaIp: [lab.host], ports: relayRange, lab });
     proxy = await startProviderProxy(lab, {
       dbUrl: provisioningDb.url,
       ports,
@@ -131,8 +142,9 @@ describe('the big picture: the book end to end over real SIP (native)', { timeou
       // proxy takes as itself); voicemail/through-proxy.test.ts explains.
       listenFirst: [`udp:127.0.0.2:${vmOwnPort}`],
       extra: ['--no-speech', '--proxy', `sip:${proxy.sipAddress}`],
+      lab,
     });
-    radiusAcct = RadiusAcctProcess.start([
+    radiusAcct = await RadiusAcctProgram.start(lab, [
       'run', '--journal', journal, '--radius', freeradius.address, '--secret', RADIUS_SECRET,
       '--state-dir', lab.workDir.sub('radius-acct'), '--log-level', 'info',
     ]);
@@ -154,11 +166,14 @@ describe('the big picture: the book end to end over real SIP (native)', { timeou
     const [aliceMedia, bobMedia] = await allocatePorts(2);
     const aliceRtp = rtpParty(lab, 'alice', aliceMedia!, RTP_PACKETS);
     const bobRtp = rtpParty(lab, 'bob', bobMedia!, RTP_PACKETS);
+    // alice holds the call as long as the NAT suite's phones (nat-call.test.ts): each phone's
+    // RTP party (100 packets at 20 ms, then the peer's last ones) has to be done before its
+    // SIPp ends, which takes the party along (process group natively, container otherwise).
     const bob = await lab.startSipp({ name: 'bob-answers', scenario: writeScenario(lab, 'bob-answers', uasScenario('bob', bobMedia!, bobRtp)), localPort: bobPort, timeoutMs: 30_000 });
     const uac = await lab.runSipp({
       name: 'alice-calls-bob',
       scenario: writeScenario(lab, 'alice-calls-bob', uacScenario({
-        from: `sip:alice@${DOMAIN}`, to: `sip:bob@${DOMAIN}`, mediaPort: aliceMedia!, holdMs: 4_000, rtp: aliceRtp,
+        from: `sip:alice@${DOMAIN}`, to: `sip:bob@${DOMAIN}`, mediaPort: aliceMedia!, holdMs: 5_000, rtp: aliceRtp,
         auth: { user: 'alice', password: password('alice') },
       })),
       remote: proxy.sipAddress,
@@ -297,9 +312,10 @@ describe('the big picture: the book end to end over real SIP (native)', { timeou
     const rows = await radacctRows(radacctDb);
     for (const id of calls.keys()) assert.ok(rows.some((r) => r.acctsessionid === id), `radacct has ${calls.get(id)!.what}`);
 
-    const cdr = await runRadiusAcct(['cdr', '--journal', journal, '--format', 'json', '--include-failed']);
-    assert.equal(cdr.code, 0, cdr.stderr);
-    const cdrs = cdr.stdout.trim().split('\n').map((l) => JSON.parse(l) as { callid: string; status: string });
+    const cdr = await runRadiusAcctIn(lab, ['cdr', '--journal', journal, '--format', 'json', '--include-failed']);
+    assert.equal(cdr.code, 0, cdr.output);
+    // One JSON object per line; pino's warnings (same stream in a container) have no callid.
+    const cdrs = cdr.output.trim().split('\n').map((l) => JSON.parse(l) as { callid?: string; status: string }).filter((r) => r.callid !== undefined);
     for (const [id, c] of calls) {
       assert.equal(cdrs.find((r) => r.callid === id)?.status, c.expect === 'Failed' ? 'failed' : 'completed', `cdr of ${c.what}`);
     }

@@ -31,6 +31,8 @@ export interface ProxyOptions {
   accountingJournal?: string;
   /** Our proxy only: worker threads (config `workers`). */
   workers?: number;
+  /** Our proxy only: how workers get their messages (config `workerModel`). */
+  workerModel?: 'dispatch' | 'reuseport';
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
   /**
    * Run the proxy in a network of its own with only loopback (a fresh network namespace, or

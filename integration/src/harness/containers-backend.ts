@@ -70,10 +70,15 @@ class ContainerLog {
   private tail = '';
   private readonly file: WriteStream;
   private readonly waiters = new Set<{ re: RegExp; resolve: (m: RegExpExecArray) => void }>();
+  private endedResolve: () => void = () => undefined;
+  /** Resolves when the engine has sent the container's last log line (its log stream ended). */
+  readonly ended = new Promise<void>((resolve) => { this.endedResolve = resolve; });
   constructor(path: string) {
     this.file = createWriteStream(path, { flags: 'a' });
   }
   consume(stream: Readable): void {
+    stream.once('end', () => this.endedResolve());
+    stream.once('close', () => this.endedResolve());
     stream.on('data', (chunk: Buffer | string) => {
       const text = chunk.toString();
       if (!this.file.writableEnded) this.file.write(text);
@@ -147,6 +152,11 @@ class ContainerProgram implements ProgramHandle {
         }),
       ])) as { StatusCode: number };
       this.lastKnownRunning = false;
+      // The exit can be reported before the last log lines arrive: a one-shot's report on
+      // stdout (radius-acct cdr) is read from the log after the exit.
+      let drain: NodeJS.Timeout | undefined;
+      await Promise.race([this.log.ended, new Promise((r) => { drain = setTimeout(r, 2_000); })]);
+      clearTimeout(drain);
       // Docker reports death by signal as 128+N.
       return r.StatusCode > 128 ? { code: null, signal: `SIG${r.StatusCode - 128}` } : { code: r.StatusCode, signal: null };
     } finally {

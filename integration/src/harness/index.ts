@@ -12,5 +12,5 @@ export * from './sip-text.js';
 export * from './sipp-trace.js';
 export * from './sipp-assert.js';
 export * from './workdir.js';
-export { NativeBackend } from './native-backend.js';
+export { NativeBackend, NativeProgram } from './native-backend.js';
 export { ContainersBackend, dockerAvailable } from './containers-backend.js';

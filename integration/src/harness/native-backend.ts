@@ -23,7 +23,8 @@ import { WorkDir } from './workdir.js';
 
 const HOST = '127.0.0.1';
 
-class NativeProgram implements ProgramHandle {
+/** A local process as a ProgramHandle (also for suites that launch one without a backend). */
+export class NativeProgram implements ProgramHandle {
   constructor(readonly proc: ManagedProcess) {}
   get name(): string {
     return this.proc.name;
@@ -38,7 +39,10 @@ class NativeProgram implements ProgramHandle {
     return this.proc.waitForOutput(pattern, timeoutMs);
   }
   async waitForExit(timeoutMs: number): Promise<{ code: number | null; signal: string | null }> {
-    return this.proc.waitForExit(timeoutMs);
+    const status = await this.proc.waitForExit(timeoutMs);
+    // What a one-shot printed last (a report on stdout) is read after its exit.
+    await this.proc.outputDrained(2_000);
+    return status;
   }
   async stop(): Promise<void> {
     await this.proc.stop();

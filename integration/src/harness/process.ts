@@ -62,6 +62,8 @@ export class ManagedProcess {
   private exitStatus: ExitStatus | null;
   private readonly exited: Promise<ExitStatus>;
   private readonly watchers: Set<OutputWatcher>;
+  /** Resolves once stdout and stderr are closed: all output is in the tail. */
+  private drained: Promise<void> = Promise.resolve();
 
   private constructor(opts: LaunchOptions, child: ChildProcess, log: WriteStream) {
     this.name = opts.name;
@@ -107,6 +109,9 @@ export class ManagedProcess {
     live.add(proc);
     child.stdout!.on('data', (chunk: Buffer) => proc.onOutput(chunk));
     child.stderr!.on('data', (chunk: Buffer) => proc.onOutput(chunk));
+    // 'exit' may come before the pipes are read to the end (Node's child_process docs): a
+    // one-shot's result printed just before it exited must still reach outputTail().
+    proc.drained = Promise.all([once(child.stdout!, 'close'), once(child.stderr!, 'close')]).then(() => undefined, () => undefined);
     // Never let the test runner wait on our pipes once the test is done with the process.
     child.unref();
     return proc;
@@ -158,6 +163,16 @@ export class ManagedProcess {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Resolves once the program's pipes are closed (everything it wrote is in outputTail()), or
+   * after `timeoutMs` when a process it forked still holds them.
+   */
+  async outputDrained(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.drained, new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); })]);
+    clearTimeout(timer);
   }
 
   /** Resolves with the match once the output contains `pattern`; fails if the program exits first. */

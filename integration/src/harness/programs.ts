@@ -1,8 +1,8 @@
 /**
  * The lab's programs by name: how the native backend runs each (a local binary, or one of
  * our compiled services under node) and which image the containers backend uses (the images
- * compose.yaml builds or pulls). Other suites (rtpproxy, radius) start theirs through
- * Backend.startProgram with these names.
+ * compose.yaml builds or pulls). Other suites (rtpproxy, radius, voicemail, the big picture)
+ * start theirs through Backend.startProgram with these names.
  */
 import { serviceEntry } from './paths.js';
 
@@ -31,6 +31,8 @@ export const PROGRAMS: Readonly<Record<string, ProgramSpec>> = {
   'sip-proxy': { native: node('proxy'), ...NODE_IMAGE, entrypoint: ['sip-proxy'] },
   'rtp-relay': { native: node('rtpproxy'), ...NODE_IMAGE, entrypoint: ['rtp-relay'] },
   'radius-acct': { native: node('radius-acct'), ...NODE_IMAGE, entrypoint: ['radius-acct'] },
+  'voicemail-bridge': { native: node('voicemail-bridge'), ...NODE_IMAGE, entrypoint: ['voicemail-bridge'] },
+  'voip-portal': { native: node('portal'), ...NODE_IMAGE, entrypoint: ['voip-portal'] },
   sipp: { native: { command: 'sipp', args: [] }, image: 'voip-stack/sipp:dev', entrypoint: ['sipp'], dockerfile: 'docker/sipp/Dockerfile' },
   kamailio: { native: { command: 'kamailio', args: [] }, image: 'voip-stack/kamailio:dev', entrypoint: ['kamailio'], dockerfile: 'docker/kamailio/Dockerfile' },
   freeradius: { native: { command: 'freeradius', args: [] }, image: 'voip-stack/freeradius:dev', entrypoint: ['freeradius'], dockerfile: 'docker/freeradius/Dockerfile' },

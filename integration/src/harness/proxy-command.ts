@@ -50,6 +50,7 @@ export function proxyLaunch(input: ProxyLaunchInput): ProxyLaunch {
       ...(opts.maxMessageSize !== undefined ? { maxMessageSize: opts.maxMessageSize } : {}),
       ...(opts.accountingJournal !== undefined ? { accounting: { journal: opts.accountingJournal } } : {}),
       ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+      ...(opts.workerModel !== undefined ? { workerModel: opts.workerModel } : {}),
     };
     const file = `${input.dir}/proxy.yaml`;
     return {

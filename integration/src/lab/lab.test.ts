@@ -99,6 +99,20 @@ describe('npm start: the native lab (scripts/lab.mjs)', () => {
     assert.match(banner, /provider route/);
   });
 
+  it('starts the portal read-only on the provisioning file; the printed administrator signs in', async () => {
+    const m = /portal +(http:\/\/127\.0\.0\.1:\d+)\/ +\(read-only on the provisioning file; admin \/ (\S+),/.exec(banner);
+    assert.ok(m, banner);
+    const login = await fetch(`${m[1]}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: m[2] }) });
+    assert.equal(login.status, 200);
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const { csrfToken } = (await login.json()) as { csrfToken: string };
+    const headers = { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' };
+    const subscribers = (await (await fetch(`${m[1]}/api/subscribers`, { headers })).json()) as { rows: { username: string }[] };
+    assert.deepEqual(subscribers.rows.map((r) => r.username).sort(), ['alice', 'bob', 'carol']);
+    const write = await fetch(`${m[1]}/api/domains`, { method: 'POST', headers, body: JSON.stringify({ domain: 'new.example' }) });
+    assert.equal(write.status, 409);
+  });
+
   it('registers alice over UDP with the printed password: 401, then 200', async () => {
     const contactPort = await allocatePort(HOST);
     const inf = backend.workDir.file('alice.csv');

@@ -2,7 +2,9 @@
  * sip-proxy with two worker threads: registrations handled by one worker must route calls
  * handled by the other (replicated location), and every transaction of a call must stay in one
  * worker (steering by Call-ID for requests, by the branch's worker tag for responses), which
- * CANCEL, hop-by-hop ACK for 486 and 2xx retransmissions exercise.
+ * CANCEL, hop-by-hop ACK for 486 and 2xx retransmissions exercise. Both worker models run the
+ * same calls: `dispatch` (the main thread reads the sockets) and `reuseport` (every worker has
+ * its own SO_REUSEPORT UDP socket and passes other workers' messages on; UDP-only listen list).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,15 +13,20 @@ import { failureTracker, phoneContact, register } from './support.js';
 
 const PHONES = 6;
 
-describe('proxy: two worker threads', () => {
+const MODELS = [
+  { model: 'dispatch', transports: undefined },
+  { model: 'reuseport', transports: ['udp'] },
+] as const;
+
+for (const { model, transports } of MODELS) describe(`proxy: two worker threads (${model})`, () => {
   let lab: Backend;
   let proxy: RunningProxy;
   const ports = new Map<string, number>();
   const t = failureTracker();
 
   before(async () => {
-    lab = await createBackend('proxy-workers');
-    proxy = await lab.startProxy({ workers: 2 });
+    lab = await createBackend(`proxy-workers-${model}`);
+    proxy = await lab.startProxy({ workers: 2, workerModel: model, ...(transports !== undefined ? { transports } : {}) });
   });
 
   after(async () => {

@@ -13,10 +13,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Backend, ProgramHandle } from '../harness/index.js';
 
 export const FREERADIUS_BIN = '/usr/sbin/freeradius';
 export const RADACCT_SCHEMA = '/etc/freeradius/3.0/mods-config/sql/main/mysql/schema.sql';
@@ -29,6 +30,12 @@ export interface FreeRadiusOptions {
   mysqlHost?: string;
   mysqlPort?: number;
   host?: string;
+  /**
+   * Start it through this backend (`freeradius` of harness/programs.ts: the local binary, or
+   * voip-stack/freeradius:dev in the containers backend). The config directory is then made
+   * inside the backend's work directory, which a container sees at the same path.
+   */
+  lab?: Backend;
 }
 
 /** One Accounting-Request as FreeRADIUS logged it in the detail file. */
@@ -211,18 +218,15 @@ export function parseDetail(text: string): DetailEntry[] {
   return out;
 }
 
-class FreeRadiusProcess implements FreeRadiusServer {
-  readonly host: string;
-  readonly port: number;
-  readonly dir: string;
+/** What both ways of running it share: the generated directory and the detail file. */
+abstract class FreeRadiusBase implements FreeRadiusServer {
   readonly detailPath: string;
-  private child: ChildProcess | null = null;
-  private log = '';
 
-  constructor(host: string, port: number, dir: string) {
-    this.host = host;
-    this.port = port;
-    this.dir = dir;
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly dir: string,
+  ) {
     this.detailPath = join(dir, 'radacct', 'detail');
   }
 
@@ -230,18 +234,43 @@ class FreeRadiusProcess implements FreeRadiusServer {
     return `${this.host}:${this.port}`;
   }
 
+  abstract running(): boolean;
+  abstract start(): Promise<void>;
+  abstract stop(): Promise<void>;
+  abstract logTail(): string;
+
+  readDetail(): DetailEntry[] {
+    return existsSync(this.detailPath) ? parseDetail(readFileSync(this.detailPath, 'utf8')) : [];
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The arguments of a foreground run on the generated directory. */
+function freeradiusArgs(dir: string): string[] {
+  return ['-f', '-l', 'stdout', '-d', dir];
+}
+const READY = 'Ready to process requests';
+
+class FreeRadiusProcess extends FreeRadiusBase {
+  private child: ChildProcess | null = null;
+  private log = '';
+
   running(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   async start(): Promise<void> {
     if (this.running()) return;
-    const child = spawn(FREERADIUS_BIN, ['-f', '-l', 'stdout', '-d', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(FREERADIUS_BIN, freeradiusArgs(this.dir), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const ready = new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer): void => {
         this.log = (this.log + chunk.toString()).slice(-32 * 1024);
-        if (this.log.includes('Ready to process requests')) resolve();
+        if (this.log.includes(READY)) resolve();
       };
       child.stdout?.on('data', onData);
       child.stderr?.on('data', onData);
@@ -268,29 +297,61 @@ class FreeRadiusProcess implements FreeRadiusServer {
     this.child = null;
   }
 
-  readDetail(): DetailEntry[] {
-    return existsSync(this.detailPath) ? parseDetail(readFileSync(this.detailPath, 'utf8')) : [];
-  }
-
   logTail(): string {
     return this.log;
   }
+}
 
-  async close(): Promise<void> {
-    await this.stop();
-    rmSync(this.dir, { recursive: true, force: true });
+/** FreeRADIUS started through a backend (Backend.startProgram('freeradius')). */
+class FreeRadiusProgram extends FreeRadiusBase {
+  private handle: ProgramHandle | null = null;
+
+  constructor(
+    private readonly lab: Backend,
+    host: string,
+    port: number,
+    dir: string,
+  ) {
+    super(host, port, dir);
+  }
+
+  running(): boolean {
+    return this.handle !== null && this.handle.alive();
+  }
+
+  async start(): Promise<void> {
+    if (this.running()) return;
+    this.handle = await this.lab.startProgram('freeradius', freeradiusArgs(this.dir), {
+      readyPattern: new RegExp(READY),
+      // A container's first start (image check, engine) takes longer than a local spawn.
+      readyTimeoutMs: this.lab.name === 'native' ? 15_000 : 60_000,
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.handle?.stop();
+    this.handle = null;
+  }
+
+  logTail(): string {
+    return this.handle?.logTail(32 * 1024) ?? '';
   }
 }
 
-/** Generates a config directory and starts FreeRADIUS on a free loopback port. */
+/**
+ * Generates a config directory and starts FreeRADIUS on a free loopback port: a local
+ * process, or through `opts.lab` (in its image in the containers backend).
+ */
 export async function startFreeRadius(opts: FreeRadiusOptions): Promise<FreeRadiusServer> {
   const host = opts.host ?? '127.0.0.1';
-  const dir = mkdtempSync(join(tmpdir(), 'freeradius-'));
+  const dir = mkdtempSync(join(opts.lab?.workDir.path ?? tmpdir(), 'freeradius-'));
   for (const d of ['log', 'radacct', 'run']) mkdirSync(join(dir, d));
-  writeFileSync(join(dir, 'dictionary'), `$INCLUDE ${VOIP_DICTIONARY}\n`);
+  // Our dictionary is copied in: a container sees this directory, not the repository's services/.
+  copyFileSync(VOIP_DICTIONARY, join(dir, 'dictionary.voip'));
+  writeFileSync(join(dir, 'dictionary'), `$INCLUDE ${join(dir, 'dictionary.voip')}\n`);
   const port = await freeUdpPort(host);
   writeFileSync(join(dir, 'radiusd.conf'), radiusdConf(dir, host, port, opts));
-  const server = new FreeRadiusProcess(host, port, dir);
+  const server = opts.lab === undefined ? new FreeRadiusProcess(host, port, dir) : new FreeRadiusProgram(opts.lab, host, port, dir);
   try {
     await server.start();
   } catch (err) {

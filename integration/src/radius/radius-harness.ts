@@ -8,10 +8,14 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { ACC_SCHEMA_SQL } from '@voip/acc';
+import type { Backend, ProgramHandle } from '../harness/index.js';
+import { adminAccess } from '../mysql/mysql-database.js';
 import { RADACCT_SCHEMA } from './freeradius.js';
 
-export const MYSQL_HOST = '127.0.0.1';
-export const MYSQL_PORT = 3306;
+/** The MariaDB the suite uses: VOIP_TEST_MYSQL_URL (default 127.0.0.1:3306, root). */
+const admin = adminAccess();
+export const MYSQL_HOST = admin.host;
+export const MYSQL_PORT = admin.port;
 export const RADIUS_ACCT_MAIN = fileURLToPath(new URL('../../../services/radius-acct/dist/main.js', import.meta.url));
 
 export interface TestDatabase {
@@ -64,8 +68,20 @@ export async function waitUntil(what: string, timeoutMs: number, check: () => Pr
   }
 }
 
-/** A running radius-acct. */
-export class RadiusAcctProcess {
+/** What a test does with a running radius-acct, however it was started. */
+export interface RadiusAcctRunner {
+  /** Its output so far (stdout and stderr). */
+  readonly output: string;
+  /** The message of the start-up line saying where delivery resumes. */
+  startupLine(): Promise<string>;
+  alive(): boolean;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+const STARTUP_LINE = /"msg":"(radius-acct [^"]{1,400})"/;
+
+/** A running radius-acct, a local process. */
+export class RadiusAcctProcess implements RadiusAcctRunner {
   readonly child: ChildProcess;
   output = '';
 
@@ -87,7 +103,7 @@ export class RadiusAcctProcess {
     let line = '';
     await waitUntil('radius-acct start-up line', 10_000, () => {
       if (this.child.exitCode !== null) throw new Error(`radius-acct exited ${this.child.exitCode}:\n${this.output}`);
-      const m = /"msg":"(radius-acct [^"]{1,400})"/.exec(this.output);
+      const m = STARTUP_LINE.exec(this.output);
       if (m !== null) line = m[1];
       return m !== null;
     });
@@ -103,6 +119,51 @@ export class RadiusAcctProcess {
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.kill(signal);
     await exited;
+  }
+}
+
+/**
+ * radius-acct started through a backend (Backend.startProgram('radius-acct'): a local process,
+ * or the node image's radius-acct in the containers backend).
+ */
+export class RadiusAcctProgram implements RadiusAcctRunner {
+  private constructor(private readonly handle: ProgramHandle) {}
+
+  static async start(lab: Backend, args: string[]): Promise<RadiusAcctProgram> {
+    return new RadiusAcctProgram(await lab.startProgram('radius-acct', args));
+  }
+
+  get output(): string {
+    return this.handle.logTail(16 * 1024);
+  }
+
+  async startupLine(): Promise<string> {
+    const m = await this.handle.waitForOutput(STARTUP_LINE, 30_000);
+    return m[1]!;
+  }
+
+  alive(): boolean {
+    return this.handle.alive();
+  }
+
+  /** Stops it (SIGTERM, then SIGKILL after a grace period, as the backend does). */
+  async kill(): Promise<void> {
+    await this.handle.stop();
+  }
+}
+
+/**
+ * Runs radius-acct to completion through a backend (cdr, parked). Its stdout and stderr come
+ * back together (a container has one log): warnings are JSON lines of pino, as are its
+ * records in `--format json`, so readers pick their records by field.
+ */
+export async function runRadiusAcctIn(lab: Backend, args: string[], timeoutMs = 60_000): Promise<{ code: number; output: string }> {
+  const h = await lab.startProgram('radius-acct', args);
+  try {
+    const exit = await h.waitForExit(timeoutMs);
+    return { code: exit.code ?? -1, output: h.logTail(16 * 1024) };
+  } finally {
+    await h.stop();
   }
 }
 

@@ -6,7 +6,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { NgClient } from '@voip/rtpproxy';
-import { allocatePort, ManagedProcess, serviceEntry, type WorkDir } from '../harness/index.js';
+import { allocatePort, ManagedProcess, NativeProgram, serviceEntry, type Backend, type ProgramHandle, type WorkDir } from '../harness/index.js';
 
 export interface RelayOptions {
   readonly mediaIp: readonly string[];
@@ -17,10 +17,16 @@ export interface RelayOptions {
   /** Run inside this network namespace (ip netns exec); ng then listens on ngHost there. */
   readonly netns?: string;
   readonly ngHost?: string;
+  /**
+   * Start it through this backend (`rtp-relay` of harness/programs.ts: a local process, or
+   * the node image's rtp-relay in the containers backend) instead of as a local process of
+   * its own. Not with `netns`.
+   */
+  readonly lab?: Backend;
 }
 
 export interface RunningRelay {
-  readonly proc: ManagedProcess;
+  readonly proc: ProgramHandle;
   readonly ng: NgClient;
   readonly ngPort: number;
   readonly httpPort: number;
@@ -38,9 +44,7 @@ export async function startRelay(work: WorkDir, name: string, o: RelayOptions): 
   // A namespace of the test's own is empty: any port is free there (and not checkable from here).
   const ngPort = o.netns === undefined ? await allocatePort(ngHost) : 22_222;
   const httpPort = await allocatePort('127.0.0.1');
-  const relayArgs = [
-    '--enable-source-maps',
-    serviceEntry('rtpproxy'),
+  const args = [
     '--ng', `udp:${isIP(ngHost) === 6 ? `[${ngHost}]` : ngHost}:${ngPort}`,
     ...o.mediaIp.flatMap((m) => ['--media-ip', m]),
     '--ports', `${o.ports[0]}-${o.ports[1]}`,
@@ -50,13 +54,22 @@ export async function startRelay(work: WorkDir, name: string, o: RelayOptions): 
     ...(o.maxSessions !== undefined ? ['--max-sessions', String(o.maxSessions)] : []),
     ...(o.workers !== undefined ? ['--workers', String(o.workers)] : []),
   ];
-  const proc = await ManagedProcess.launch({
-    name,
-    command: o.netns === undefined ? process.execPath : 'ip',
-    args: o.netns === undefined ? relayArgs : ['netns', 'exec', o.netns, process.execPath, ...relayArgs],
-    logFile: work.file(`${name}.log`),
-  });
-  await proc.waitForOutput(/rtp-relay ready/, 10_000);
+  let proc: ProgramHandle;
+  if (o.lab !== undefined) {
+    if (o.netns !== undefined) throw new Error('startRelay: a backend-started relay cannot run in a network namespace of the test');
+    // A container's first start (image check, engine) takes longer than a local spawn.
+    proc = await o.lab.startProgram('rtp-relay', args, { readyPattern: /rtp-relay ready/, readyTimeoutMs: o.lab.name === 'native' ? 10_000 : 60_000 });
+  } else {
+    const relayArgs = ['--enable-source-maps', serviceEntry('rtpproxy'), ...args];
+    const local = await ManagedProcess.launch({
+      name,
+      command: o.netns === undefined ? process.execPath : 'ip',
+      args: o.netns === undefined ? relayArgs : ['netns', 'exec', o.netns, process.execPath, ...relayArgs],
+      logFile: work.file(`${name}.log`),
+    });
+    await local.waitForOutput(/rtp-relay ready/, 10_000);
+    proc = new NativeProgram(local);
+  }
   const ng = new NgClient(ngHost, ngPort, { timeoutMs: 1000, tries: 3 });
   return {
     proc,

@@ -6,7 +6,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { allocatePort, allocatePorts, ManagedProcess, serviceEntry } from '../harness/index.js';
+import { allocatePort, allocatePorts, ManagedProcess, NativeProgram, serviceEntry, type Backend, type ProgramHandle } from '../harness/index.js';
 import { soxToneUlaw } from './audio-fixtures.js';
 import { dtmfPackets, g711Packets, writePcap } from './pcap-writer.js';
 
@@ -27,11 +27,20 @@ export interface BridgeOptions {
   /** SIP listeners before the main one (`udp:IP:PORT`); the first names the bridge in requests it originates. */
   listenFirst?: readonly string[];
   extra?: readonly string[];
+  /**
+   * Start it through this backend (`voicemail-bridge` of harness/programs.ts: a local
+   * process, or the node image's voicemail-bridge in the containers backend; `dir` and
+   * `spool` then belong in the backend's work directory, which containers see at the same
+   * path). Without it: a local process group of its own (kill9() needs that).
+   */
+  lab?: Backend;
 }
 
 export class BridgeProcess {
   private constructor(
-    readonly proc: ManagedProcess,
+    readonly proc: ProgramHandle,
+    /** The local process when started without a backend (for kill9). */
+    private readonly local: ManagedProcess | null,
     readonly sipPort: number,
     readonly httpUrl: string,
     readonly opts: BridgeOptions,
@@ -47,25 +56,29 @@ export class BridgeProcess {
     const [mediaBase] = await allocatePorts(1);
     // A media range of its own per bridge, away from SIPp's and the proxy's ports.
     const min = 20000 + ((mediaBase! * 7) % 20000) * 2;
-    const proc = await ManagedProcess.launch({
+    const args = [
+      '--db', opts.db,
+      '--spool', opts.spool,
+      ...(opts.listenFirst ?? []).flatMap((l) => ['--listen', l]),
+      '--listen', `udp:127.0.0.1:${sipPort}`,
+      '--http', `127.0.0.1:${httpPort}`,
+      '--media-ports', `${min - (min % 2)}-${min - (min % 2) + 400}`,
+      '--t1', '100',
+      ...(opts.extra ?? []),
+    ];
+    const ready = /voicemail-bridge ready/;
+    if (opts.lab !== undefined) {
+      const proc = await opts.lab.startProgram('voicemail-bridge', args, { readyPattern: ready, readyTimeoutMs: opts.lab.name === 'native' ? 30_000 : 60_000 });
+      return new BridgeProcess(proc, null, sipPort, `http://127.0.0.1:${httpPort}`, { ...opts, sipPort, httpPort });
+    }
+    const local = await ManagedProcess.launch({
       name: 'voicemail-bridge',
       command: process.execPath,
-      args: [
-        '--enable-source-maps',
-        serviceEntry('voicemail-bridge'),
-        '--db', opts.db,
-        '--spool', opts.spool,
-        ...(opts.listenFirst ?? []).flatMap((l) => ['--listen', l]),
-        '--listen', `udp:127.0.0.1:${sipPort}`,
-        '--http', `127.0.0.1:${httpPort}`,
-        '--media-ports', `${min - (min % 2)}-${min - (min % 2) + 400}`,
-        '--t1', '100',
-        ...(opts.extra ?? []),
-      ],
+      args: ['--enable-source-maps', serviceEntry('voicemail-bridge'), ...args],
       logFile: join(opts.dir, `voicemail-bridge-${sipPort}.log`),
     });
-    await proc.waitForOutput(/voicemail-bridge ready/, 30_000);
-    return new BridgeProcess(proc, sipPort, `http://127.0.0.1:${httpPort}`, { ...opts, sipPort, httpPort });
+    await local.waitForOutput(ready, 30_000);
+    return new BridgeProcess(new NativeProgram(local), local, sipPort, `http://127.0.0.1:${httpPort}`, { ...opts, sipPort, httpPort });
   }
 
   /** The same bridge again (same ports, spool and database) after a stop or a kill. */
@@ -74,7 +87,8 @@ export class BridgeProcess {
   }
 
   kill9(): void {
-    this.proc.killGroup('SIGKILL');
+    if (this.local === null) throw new Error('kill9: this bridge was started through a backend; start it without `lab`');
+    this.local.killGroup('SIGKILL');
   }
 
   async stop(): Promise<void> {
@@ -82,7 +96,7 @@ export class BridgeProcess {
   }
 
   logTail(): string {
-    return this.proc.outputTail(3000);
+    return this.proc.logTail(3000);
   }
 
   async messages(user: string): Promise<{ status: number; body: VoicemailMessage[] }> {

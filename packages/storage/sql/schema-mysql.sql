@@ -235,3 +235,49 @@ CREATE TABLE `dialplan` (
     `attrs` VARCHAR(64) NOT NULL
 );
 INSERT INTO version (table_name, table_version) values ('dialplan','2');
+
+-- The provider portal's own tables (services/portal, issue 12): not Kamailio's, never required by
+-- the proxy (they are not in REQUIRED/PROVIDER_TABLE_VERSIONS); `sipctl db init` creates them so
+-- the portal can run on any database the proxy runs on.
+--
+-- portal_account: administrators of the portal (subscribers sign in with their SIP credentials).
+-- password_hash is "scrypt$N$r$p$salt$hash" (base64url), never the password.
+CREATE TABLE `portal_account` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `name` VARCHAR(64) NOT NULL,
+    `role` VARCHAR(16) DEFAULT 'admin' NOT NULL,
+    `password_hash` VARCHAR(255) NOT NULL,
+    `created` DATETIME NOT NULL,
+    CONSTRAINT name_idx UNIQUE (`name`)
+);
+INSERT INTO version (table_name, table_version) values ('portal_account','1');
+
+-- portal_disabled: a disabled subscriber's real credentials, kept here while its subscriber row
+-- carries random ones nobody knows (so Kamailio and our proxy both refuse it, whatever their
+-- calculate_ha1 setting); enabling puts them back.
+CREATE TABLE `portal_disabled` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `username` VARCHAR(64) NOT NULL,
+    `domain` VARCHAR(64) NOT NULL,
+    `password` VARCHAR(64) DEFAULT '' NOT NULL,
+    `ha1` VARCHAR(128) DEFAULT '' NOT NULL,
+    `ha1b` VARCHAR(128) DEFAULT '' NOT NULL,
+    `reason` VARCHAR(16) DEFAULT 'admin' NOT NULL,
+    `disabled_at` DATETIME NOT NULL,
+    CONSTRAINT account_idx UNIQUE (`username`, `domain`)
+);
+INSERT INTO version (table_name, table_version) values ('portal_disabled','1');
+
+-- portal_signup: a pending sign-up (SerMyAdmin's confirmation mail); token_hash = SHA-256 of the
+-- token in the link, so a database dump does not confirm anyone.
+CREATE TABLE `portal_signup` (
+    `id` INT(10) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
+    `token_hash` CHAR(64) NOT NULL,
+    `username` VARCHAR(64) NOT NULL,
+    `domain` VARCHAR(64) NOT NULL,
+    `email` VARCHAR(128) NOT NULL,
+    `expires` DATETIME NOT NULL,
+    CONSTRAINT token_idx UNIQUE (`token_hash`),
+    CONSTRAINT account_idx UNIQUE (`username`, `domain`)
+);
+INSERT INTO version (table_name, table_version) values ('portal_signup','1');

@@ -10,3 +10,8 @@ export { loadProvisioningFile, provisionMemoryStorage, type Provisioning } from 
 export { openStorage, assertSchema } from './open-storage.js';
 export { compileSafeRegex, safeTest, MAX_PATTERN_LENGTH, MAX_SUBJECT_LENGTH, type SafeRegexResult } from './safe-regex.js';
 export { SCHEMA_FILE } from './mysql-schema.js';
+export * from './portal-store.js';
+export { MemoryPortalStore } from './memory-portal-store.js';
+export { MysqlPortalStore } from './mysql-portal-store.js';
+export { openPortalStore } from './open-portal-store.js';
+export { PORTAL_TABLE_VERSIONS } from './mysql-schema.js';

@@ -49,3 +49,18 @@ export function readSchemaBlocks(): TableBlock[] {
 export const EXTENSION_COLUMNS: readonly { table: string; column: string; ddl: string }[] = [
   { table: 'subscriber', column: 'email_address', ddl: "ALTER TABLE `subscriber` ADD COLUMN `email_address` VARCHAR(128) DEFAULT '' NOT NULL" },
 ];
+
+/**
+ * Indexes the portal's CDR search needs on Kamailio's accounting tables (which kamdbctl creates
+ * with only callid_idx): by time (date range, newest first) and by caller / callee user. `db init`
+ * adds each one that is missing, on our schema and on a kamdbctl database alike.
+ */
+export const EXTENSION_INDEXES: readonly { table: string; index: string; ddl: string }[] = ['acc', 'missed_calls'].flatMap((table) => [
+  { table, index: 'time_idx', ddl: `CREATE INDEX time_idx ON \`${table}\` (\`time\`)` },
+  { table, index: 'src_user_idx', ddl: `CREATE INDEX src_user_idx ON \`${table}\` (\`src_user\`, \`time\`)` },
+  { table, index: 'dst_user_idx', ddl: `CREATE INDEX dst_user_idx ON \`${table}\` (\`dst_user\`, \`time\`)` },
+  { table, index: 'dst_ouser_idx', ddl: `CREATE INDEX dst_ouser_idx ON \`${table}\` (\`dst_ouser\`, \`time\`)` },
+]);
+
+/** The portal's tables (services/portal): created by `db init`, never required by the proxy. */
+export const PORTAL_TABLE_VERSIONS: Readonly<Record<string, number>> = { portal_account: 1, portal_disabled: 1, portal_signup: 1 };

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { subscriberHashes } from './ha1.js';
+import { PORTAL_TABLE_VERSIONS } from './mysql-schema.js';
 import { MysqlStorage } from './mysql-storage.js';
 import { adminUrl, createKamdbctlDatabase, createTestDatabase, kamctl, type TestDatabase } from './mysql-test-database.js';
 import { assertSchema, openStorage } from './open-storage.js';
@@ -100,14 +101,18 @@ describe('MysqlStorage on a database created by kamdbctl (Kamailio 5.6)', () => 
 
   describeStorageContract('mysql (kamdbctl schema, before db init)', () => truncateAll(storage), { emailColumn: false });
 
-  it('db init completes it without recreating anything (adds subscriber.email_address and the acc db_extra columns)', async () => {
+  it('db init completes it without recreating anything (adds subscriber.email_address, the acc db_extra columns, the CDR search indexes and the portal tables)', async () => {
     const r = await storage.initSchema();
-    assert.deepEqual(r.created, []);
+    assert.deepEqual([...r.created].sort(), Object.keys(PORTAL_TABLE_VERSIONS).sort());
     const extras = ['src_user', 'src_domain', 'src_ip', 'dst_ouser', 'dst_user', 'dst_domain', 'user_agent'];
+    const indexes = ['time_idx', 'src_user_idx', 'dst_user_idx', 'dst_ouser_idx'];
     assert.deepEqual(
       [...r.altered].sort(),
-      ['subscriber.email_address', ...extras.map((c) => `acc.${c}`), ...extras.map((c) => `missed_calls.${c}`)].sort(),
+      ['subscriber.email_address', ...[...extras, ...indexes].flatMap((c) => [`acc.${c}`, `missed_calls.${c}`])].sort(),
     );
+    const again = await storage.initSchema();
+    assert.deepEqual(again.created, []);
+    assert.deepEqual(again.altered, []);
     assert.equal(storage.hasEmailColumn, true);
     await assertSchema(storage);
   });

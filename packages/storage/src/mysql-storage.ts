@@ -8,7 +8,7 @@
 import { ACC_EXTRA_COLUMNS, ACC_SCHEMA_SQL, ACC_TABLE, ACC_TABLE_VERSIONS, MISSED_CALLS_TABLE } from '@voip/acc';
 import { createPool, type Pool, type PoolConnection, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import { describeDbUrl, type MysqlUrl } from './db-url.js';
-import { EXTENSION_COLUMNS, readSchemaBlocks } from './mysql-schema.js';
+import { EXTENSION_COLUMNS, EXTENSION_INDEXES, readSchemaBlocks } from './mysql-schema.js';
 import { silentStorageLogger, type StorageLogger } from './storage-logger.js';
 import { StorageError } from './storage-error.js';
 import type {
@@ -351,6 +351,17 @@ export class MysqlStorage implements Storage {
         if (cols.length === 0) {
           await conn.query(ext.ddl);
           report.altered.push(`${ext.table}.${ext.column}`);
+        }
+      }
+      for (const ix of EXTENSION_INDEXES) {
+        const [idx] = await conn.query<RowDataPacket[]>(
+          'SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? LIMIT 1',
+          [this.url.database, ix.table, ix.index],
+        );
+        if (idx.length === 0) {
+          await conn.query(ix.ddl);
+          // A table created just now is reported as created; only a completed one lists its additions.
+          if (present.has(ix.table)) report.altered.push(`${ix.table}.${ix.index}`);
         }
       }
     } catch (err) {

@@ -74,3 +74,16 @@ test('edge defaults: MD5 only, guessing limits, pike with loopback trusted, over
   assert.equal(parseConfig({ serverHeader: '' }).serverHeader, '');
   assert.throws(() => parseConfig({ pike: { trusted: ['not a network'] } }), /pike\.trusted/);
 });
+
+test('worker model: dispatch by default, reuseport on request; worker young generation 16 MB unless set', () => {
+  const d = parseConfig({});
+  assert.equal(d.workerModel, 'dispatch');
+  assert.equal(d.workerYoungGenerationMb, 16);
+  assert.equal(d.warmUpCalls, 1000);
+  assert.equal(parseConfig({ warmUpCalls: 0 }).warmUpCalls, 0);
+  const r = parseConfig({ workers: 2, workerModel: 'reuseport', workerYoungGenerationMb: 3 });
+  assert.equal(r.workerModel, 'reuseport');
+  assert.equal(r.workerYoungGenerationMb, 3);
+  assert.throws(() => parseConfig({ workerModel: 'fork' }), ConfigError);
+  assert.throws(() => parseConfig({ workerYoungGenerationMb: 0 }), ConfigError);
+});

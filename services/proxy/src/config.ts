@@ -337,6 +337,32 @@ export const ProxyConfigSchema = z
      * main thread reads the sockets and steers each call to one of N workers (cluster/).
      */
     workers: z.number().int().min(1).max(64).default(1),
+    /**
+     * How workers (N > 1) get their messages. `dispatch`: the main thread reads every socket and
+     * hands each message to the worker that owns it, and writes what workers send. `reuseport`
+     * (UDP-only listen lists; experimental): every worker binds its own SO_REUSEPORT socket on
+     * each listen address, receives and sends itself, and passes to the owning worker only what
+     * the kernel delivered to the wrong one (cluster/).
+     */
+    workerModel: z.enum(['dispatch', 'reuseport']).default('dispatch'),
+    /**
+     * Young generation of each worker thread's heap in MB (V8 makes each semi-space a third of
+     * it). A scavenge copies every young object still alive, and a proxy keeps each call's
+     * transactions for 64*T1: with V8's default (semi-spaces growing to 16 MB) scavenges at 1000
+     * calls/s paused a worker 6 ms at the median and up to 23 ms (in-process: 14 ms median, 35 ms
+     * p99), a large part of the INVITE→200 p99. 16 MB: 2.2-2.6 ms median, 8 ms p99, ≈ 11 ms
+     * max, for little CPU; 3 MB: 0.5 ms median, 3.5 ms p99, but 15-30 % more CPU per call
+     * (bench/README.md). One event loop (`workers: 1`) gets the same from
+     * `node --max-semi-space-size=N` (N ≈ young / 3).
+     */
+    workerYoungGenerationMb: z.number().int().min(1).max(1024).default(16),
+    /**
+     * Synthetic calls run through a throw-away in-memory stack before the proxy (each worker)
+     * takes traffic, so V8 has optimised the call path by the first real call (warm-up.ts): a
+     * freshly started proxy otherwise queued calls for 1-2 s at 1000 calls/s (its first calls cost
+     * 650-790 µs of CPU each instead of 170-300 µs; 1000 calls take ≈ 0.5 s at start). 0 = off.
+     */
+    warmUpCalls: z.number().int().min(0).max(100_000).default(1000),
     /** Kernel receive buffer for UDP sockets; bursts above a few thousand calls/s need MBs. */
     udpReceiveBufferSize: z.number().int().min(65_536).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
     timers: TimersSchema.prefault({}),

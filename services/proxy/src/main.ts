@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig, type ProxyConfig } from './config.js';
 import { startProxy, VERSION } from './server.js';
 import { runWorkers } from './cluster/main-thread.js';
+import { warmUp } from './warm-up.js';
 import { defaultStateDir, loadOrCreateNonceSecret } from './modules/auth/nonce-secret-store.js';
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -92,6 +93,8 @@ async function start(): Promise<Running> {
     });
     return w;
   }
+  // JIT warm-up before the sockets open (workers do their own).
+  await warmUp(config, config.warmUpCalls);
   const proxy = await startProxy(config, logger);
   const listening = proxy.transports.map((t) => `${t.protocol.toLowerCase()}:${t.local.address.includes(':') ? `[${t.local.address}]` : t.local.address}:${t.local.port}`);
   return { listening, adminUrl: proxy.adminUrl, close: () => proxy.close() };

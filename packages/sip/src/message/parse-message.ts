@@ -122,7 +122,7 @@ function parse(buf: Buffer, maxSize: number): ParseResult {
     if (e < 0) e = n - 1;
     if (e === p || (e === p + 1 && s.charCodeAt(p) === 0x0d)) {
       // An empty line ended by a bare LF before the CRLF CRLF: the header section ends here.
-      rawEnd = s.slice(p, e + 1);
+      rawEnd = intern(s.slice(p, e + 1));
       bodyStart = start + e + 1;
       if (error !== null && error.code === 'SIP_ERR_HEADER_END') error = len > maxSize ? sipError('SIP_ERR_TOO_LARGE') : null;
       break;
@@ -264,7 +264,7 @@ function parseRequestLine(line: string): RequestLine {
   const sp1 = line.indexOf(' ');
   const placeholder = new GenericUri('', '');
   if (sp1 <= 0) return { method: null, uri: placeholder, version: '', error: sipError('SIP_ERR_REQUEST_LINE') };
-  const method = line.slice(0, sp1);
+  const method = intern(line.slice(0, sp1));
   for (let i = 0; i < method.length; i++) {
     const c = method.charCodeAt(i);
     if ((CHAR[c] & C_TOKEN) === 0) return { method: null, uri: placeholder, version: '', error: sipError('SIP_ERR_REQUEST_LINE') };
@@ -272,7 +272,7 @@ function parseRequestLine(line: string): RequestLine {
   // The method is sound: from here on a (best-effort) request exists.
   const sp2 = line.indexOf(' ', sp1 + 1);
   const uriText = sp2 < 0 ? line.slice(sp1 + 1) : line.slice(sp1 + 1, sp2);
-  const version = sp2 < 0 ? '' : line.slice(sp2 + 1);
+  const version = sp2 < 0 ? '' : intern(line.slice(sp2 + 1));
   let error: SipParseError | null = null;
   if (!isVersionSyntax(version) || uriText.length === 0) error = sipError('SIP_ERR_REQUEST_LINE');
   else if (!isSip20(version)) error = sipError('SIP_ERR_VERSION');
@@ -287,11 +287,31 @@ function parseRequestLine(line: string): RequestLine {
   return { method, uri, version, error };
 }
 
+/**
+ * The start-line words nearly every message repeats, as one shared string each. A proxy keeps
+ * every message of a finished transaction for 64*T1; a fresh copy of "SIP/2.0", "INVITE", "OK"
+ * and the empty line per message was a third of the strings a lingering call retained, each one
+ * copied again by every scavenge.
+ */
+const COMMON_WORDS = new Map<string, string>(
+  [
+    'SIP/2.0', '\r\n', '\n',
+    'INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'OPTIONS', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE',
+    'Trying', 'Ringing', 'Session Progress', 'OK', 'Accepted', 'Unauthorized', 'Proxy Authentication Required', 'Not Found',
+    'Busy Here', 'Request Terminated', 'Call/Transaction Does Not Exist', 'Request Timeout', 'Temporarily Unavailable',
+    'Service Unavailable', 'Server Internal Error', 'Decline', 'Forbidden',
+  ].map((w) => [w, w]),
+);
+
+function intern(word: string): string {
+  return COMMON_WORDS.get(word) ?? word;
+}
+
 /** Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (RFC 3261 §7.2). */
 function parseStatusLine(line: string): { status: number; reason: string; version: string } | SipParseError {
   const sp1 = line.indexOf(' ');
   if (sp1 < 0) return sipError('SIP_ERR_STATUS_LINE');
-  const version = line.slice(0, sp1);
+  const version = intern(line.slice(0, sp1));
   if (!isVersionSyntax(version)) return sipError('SIP_ERR_STATUS_LINE');
   // Status-Code = 3DIGIT, 100-699 (RFC 4475 §3.1.2.19: larger codes are dropped).
   let status = 0;
@@ -304,7 +324,7 @@ function parseStatusLine(line: string): { status: number; reason: string; versio
   if (i - sp1 - 1 !== 3 || status < 100 || status > 699) return sipError('SIP_ERR_STATUS_LINE');
   // The SP before an empty reason is required (RFC 4475 §3.1.1.13); be liberal about its absence.
   if (i < line.length && line.charCodeAt(i) !== 0x20) return sipError('SIP_ERR_STATUS_LINE');
-  return { status, reason: line.slice(i + 1), version };
+  return { status, reason: intern(line.slice(i + 1)), version };
 }
 
 /**

@@ -22,6 +22,9 @@ const MAX_EXPIRES = 0xffffffff;
  * `parseMessage` validates every header these accessors read; on a message built by hand a
  * missing or malformed header makes the accessor throw `SipMessageError`.
  */
+/** The cache versions of a compacted message: nothing cached (frozen: never written). */
+const NO_CACHES: number[] = Object.freeze(new Array<number>(HEADER_KIND_COUNT).fill(-1)) as number[];
+
 export abstract class SipMessage {
   /** @internal the header lines; null while parked as `_dry` (see compact) */
   _headers: HeaderList | null;
@@ -96,7 +99,8 @@ export abstract class SipMessage {
   _bindCaches(): void {
     if (this._ch !== this.headers) {
       this._ch = this.headers;
-      this._fv.fill(-1);
+      // A fresh array: a compacted message shares the frozen NO_CACHES until it is read again.
+      this._fv = new Array<number>(HEADER_KIND_COUNT).fill(-1);
     }
   }
 
@@ -157,11 +161,14 @@ export abstract class SipMessage {
       this._ch = null;
     }
     this._dropCaches();
+    // The per-kind versions go too (an 11-slot array per message, for the 64*T1 it lingers);
+    // the next read binds a new one (_bindCaches).
+    this._fv = NO_CACHES;
   }
 
   /** @internal forgets every parsed value (constructor, compact) */
   _dropCaches(): void {
-    this._fv.fill(-1);
+    if (this._fv !== NO_CACHES) this._fv.fill(-1);
     this._callId = null;
     this._cseq = null;
     this._from = null;

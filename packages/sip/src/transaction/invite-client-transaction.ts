@@ -36,11 +36,11 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
   /** The ACK for the non-2xx final, kept for response retransmissions (§17.1.1.2). */
   private ackBuf: Buffer | null;
   private intervalA: number;
-  private readonly timerA: TimerEntry;
-  private readonly timerB: TimerEntry;
-  private readonly timerC: TimerEntry;
-  private readonly timerD: TimerEntry;
-  private readonly timerM: TimerEntry;
+  private timerA: TimerEntry | null;
+  private timerB: TimerEntry | null;
+  private timerC: TimerEntry | null;
+  private timerD: TimerEntry | null;
+  private timerM: TimerEntry | null;
 
   constructor(core: TransactionCore, id: string, request: SipRequest, destination: TransportAddress, transport: Transport | null, branch: string) {
     this.core = core;
@@ -55,11 +55,11 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
     this.requestBuf = request.toBuffer();
     this.ackBuf = null;
     this.intervalA = core.timers.A;
-    this.timerA = new TimerEntry(this, TIMER_A);
-    this.timerB = new TimerEntry(this, TIMER_B);
-    this.timerC = new TimerEntry(this, TIMER_C);
-    this.timerD = new TimerEntry(this, TIMER_D);
-    this.timerM = new TimerEntry(this, TIMER_M);
+    this.timerA = null;
+    this.timerB = null;
+    this.timerC = null;
+    this.timerD = null;
+    this.timerM = null;
   }
 
   start(): void {
@@ -67,10 +67,10 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
     // RFC 3261 §17.1.1.2: entering "Calling", the request goes to the transport; on an
     // unreliable transport Timer A starts at T1; for any transport Timer B at 64*T1.
     this.send(this.requestBuf);
-    if (!this.reliable) wheel.schedule(this.timerA, this.intervalA);
-    wheel.schedule(this.timerB, timers.B);
+    if (!this.reliable) wheel.schedule((this.timerA ??= new TimerEntry(this, TIMER_A)), this.intervalA);
+    wheel.schedule((this.timerB ??= new TimerEntry(this, TIMER_B)), timers.B);
     // RFC 3261 §16.6 step 11: a proxy forwarding an INVITE starts Timer C (> 3 min).
-    if (timers.C !== null) wheel.schedule(this.timerC, timers.C);
+    if (timers.C !== null) wheel.schedule((this.timerC ??= new TimerEntry(this, TIMER_C)), timers.C);
   }
 
   receiveResponse(res: SipResponse): void {
@@ -84,7 +84,7 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
           // retransmissions) and is passed to the TU.
           this.transition('Proceeding');
           // §16.7 step 2: a provisional other than 100 resets Timer C.
-          if (status > 100 && this.core.timers.C !== null) this.core.wheel.schedule(this.timerC, this.core.timers.C);
+          if (status > 100 && this.core.timers.C !== null) this.core.wheel.schedule((this.timerC ??= new TimerEntry(this, TIMER_C)), this.core.timers.C);
           this.core.tu.onResponse(this, res);
         } else if (status < 300) {
           // RFC 6026 §8.4 (updating §17.1.1.2): a 2xx moves to "Accepted" and goes to the TU;
@@ -129,7 +129,7 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
         // (INVITE retransmissions are not capped at T2).
         if (this.state !== 'Calling') return;
         this.intervalA *= 2;
-        wheel.schedule(this.timerA, this.intervalA);
+        wheel.schedule((this.timerA ??= new TimerEntry(this, TIMER_A)), this.intervalA);
         stats.requestRetransmissions++;
         this.send(this.requestBuf);
         return;
@@ -206,10 +206,15 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
     // Timers A and B only run in Calling.
     if (from === 'Calling') {
       wheel.cancel(this.timerA);
+      this.timerA = null;
       wheel.cancel(this.timerB);
+      this.timerB = null;
     }
     // Timer C ends with the final response.
-    if (next !== 'Proceeding') wheel.cancel(this.timerC);
+    if (next !== 'Proceeding') {
+      wheel.cancel(this.timerC);
+      this.timerC = null;
+    }
     this.state = next;
     // After a final response the request is only re-sent as bytes (or not at all): its parsed
     // header graph need not live through Timer D/K/M. The response is the TU's to use.
@@ -220,16 +225,18 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
         if (this.reliable) {
           this.transition('Terminated');
         } else {
-          wheel.schedule(this.timerD, this.core.timers.D);
+          wheel.schedule((this.timerD ??= new TimerEntry(this, TIMER_D)), this.core.timers.D);
         }
         break;
       case 'Accepted':
         // RFC 6026 §8.4: Timer M = 64*T1, so 2xx retransmissions still match.
-        wheel.schedule(this.timerM, this.core.timers.M);
+        wheel.schedule((this.timerM ??= new TimerEntry(this, TIMER_M)), this.core.timers.M);
         break;
       case 'Terminated':
         wheel.cancel(this.timerD);
+        this.timerD = null;
         wheel.cancel(this.timerM);
+        this.timerM = null;
         this.core.clientTerminated(this);
         break;
       default:

@@ -35,10 +35,10 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
   /** The non-2xx final (re-sent by Timer G and on INVITE retransmissions in Completed). */
   private finalBuf: Buffer | null;
   private intervalG: number;
-  private readonly timerG: TimerEntry;
-  private readonly timerH: TimerEntry;
-  private readonly timerI: TimerEntry;
-  private readonly timerL: TimerEntry;
+  private timerG: TimerEntry | null;
+  private timerH: TimerEntry | null;
+  private timerI: TimerEntry | null;
+  private timerL: TimerEntry | null;
 
   constructor(core: TransactionCore, id: string, request: SipRequest, source: MessageSource, rfc2543: boolean) {
     this.core = core;
@@ -54,10 +54,10 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
     this.provisionalBuf = null;
     this.finalBuf = null;
     this.intervalG = core.timers.G;
-    this.timerG = new TimerEntry(this, TIMER_G);
-    this.timerH = new TimerEntry(this, TIMER_H);
-    this.timerI = new TimerEntry(this, TIMER_I);
-    this.timerL = new TimerEntry(this, TIMER_L);
+    this.timerG = null;
+    this.timerH = null;
+    this.timerI = null;
+    this.timerL = null;
   }
 
   respond(res: SipResponse): void {
@@ -152,7 +152,7 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
         // capped at T2.
         if (this.state !== 'Completed' || this.finalBuf === null) return;
         this.intervalG = Math.min(2 * this.intervalG, timers.T2);
-        wheel.schedule(this.timerG, this.intervalG);
+        wheel.schedule((this.timerG ??= new TimerEntry(this, TIMER_G)), this.intervalG);
         this.resend(this.finalBuf);
         return;
       case TIMER_H:
@@ -220,7 +220,9 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
     }
     if (from === 'Completed') {
       wheel.cancel(this.timerG);
+      this.timerG = null;
       wheel.cancel(this.timerH);
+      this.timerH = null;
     }
     this.state = next;
     // Completed/Accepted/Confirmed only absorb retransmissions by key and re-send bytes: the
@@ -232,21 +234,23 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
     switch (next) {
       case 'Completed':
         // §17.2.1: Timer G = T1 on unreliable transports only; Timer H = 64*T1 always.
-        if (!this.reliable) wheel.schedule(this.timerG, this.intervalG);
-        wheel.schedule(this.timerH, timers.H);
+        if (!this.reliable) wheel.schedule((this.timerG ??= new TimerEntry(this, TIMER_G)), this.intervalG);
+        wheel.schedule((this.timerH ??= new TimerEntry(this, TIMER_H)), timers.H);
         break;
       case 'Confirmed':
         // §17.2.1: Timer I = T4 on unreliable transports, 0 on reliable ones.
         if (this.reliable) this.transition('Terminated');
-        else wheel.schedule(this.timerI, timers.I);
+        else wheel.schedule((this.timerI ??= new TimerEntry(this, TIMER_I)), timers.I);
         break;
       case 'Accepted':
         // RFC 6026 §8.7: Timer L = 64*T1.
-        wheel.schedule(this.timerL, timers.L);
+        wheel.schedule((this.timerL ??= new TimerEntry(this, TIMER_L)), timers.L);
         break;
       case 'Terminated':
         wheel.cancel(this.timerI);
+        this.timerI = null;
         wheel.cancel(this.timerL);
+        this.timerL = null;
         this.core.serverTerminated(this);
         break;
       default:

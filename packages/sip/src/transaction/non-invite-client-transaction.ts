@@ -29,9 +29,9 @@ export class NonInviteClientTransaction implements ClientTransactionInternal, Ti
   private readonly core: TransactionCore;
   private readonly requestBuf: Buffer;
   private intervalE: number;
-  private readonly timerE: TimerEntry;
-  private readonly timerF: TimerEntry;
-  private readonly timerK: TimerEntry;
+  private timerE: TimerEntry | null;
+  private timerF: TimerEntry | null;
+  private timerK: TimerEntry | null;
 
   constructor(core: TransactionCore, id: string, request: SipRequest, destination: TransportAddress, transport: Transport | null, branch: string) {
     this.core = core;
@@ -45,17 +45,17 @@ export class NonInviteClientTransaction implements ClientTransactionInternal, Ti
     this.lastResponse = null;
     this.requestBuf = request.toBuffer();
     this.intervalE = core.timers.E;
-    this.timerE = new TimerEntry(this, TIMER_E);
-    this.timerF = new TimerEntry(this, TIMER_F);
-    this.timerK = new TimerEntry(this, TIMER_K);
+    this.timerE = null;
+    this.timerF = null;
+    this.timerK = null;
   }
 
   start(): void {
     const { wheel, timers } = this.core;
     // RFC 3261 §17.1.2.2: entering "Trying", Timer F is set to 64*T1 and the request goes
     // to the transport; on an unreliable transport Timer E is set to T1.
-    wheel.schedule(this.timerF, timers.F);
-    if (!this.reliable) wheel.schedule(this.timerE, this.intervalE);
+    wheel.schedule((this.timerF ??= new TimerEntry(this, TIMER_F)), timers.F);
+    if (!this.reliable) wheel.schedule((this.timerE ??= new TimerEntry(this, TIMER_E)), this.intervalE);
     this.send();
   }
 
@@ -94,7 +94,7 @@ export class NonInviteClientTransaction implements ClientTransactionInternal, Ti
         } else {
           return;
         }
-        wheel.schedule(this.timerE, this.intervalE);
+        wheel.schedule((this.timerE ??= new TimerEntry(this, TIMER_E)), this.intervalE);
         stats.requestRetransmissions++;
         this.send();
         return;
@@ -148,7 +148,9 @@ export class NonInviteClientTransaction implements ClientTransactionInternal, Ti
     // Timers E and F run in Trying and Proceeding only.
     if (next === 'Completed' || next === 'Terminated') {
       wheel.cancel(this.timerE);
+      this.timerE = null;
       wheel.cancel(this.timerF);
+      this.timerF = null;
     }
     this.state = next;
     // After a final response the request is only re-sent as bytes (or not at all): its parsed
@@ -157,9 +159,10 @@ export class NonInviteClientTransaction implements ClientTransactionInternal, Ti
     if (next === 'Completed') {
       // §17.1.2.2: Timer K = T4 on unreliable transports, 0 on reliable ones.
       if (this.reliable) this.transition('Terminated');
-      else wheel.schedule(this.timerK, this.core.timers.K);
+      else wheel.schedule((this.timerK ??= new TimerEntry(this, TIMER_K)), this.core.timers.K);
     } else if (next === 'Terminated') {
       wheel.cancel(this.timerK);
+      this.timerK = null;
       this.core.clientTerminated(this);
     }
   }

@@ -27,7 +27,7 @@ export class NonInviteServerTransaction implements ServerTransactionInternal, Ti
   private route: ResponseRoute | null;
   /** The latest response sent (provisional in Proceeding, final in Completed). */
   private lastBuf: Buffer | null;
-  private readonly timerJ: TimerEntry;
+  private timerJ: TimerEntry | null;
 
   constructor(core: TransactionCore, id: string, request: SipRequest, source: MessageSource, rfc2543: boolean) {
     this.core = core;
@@ -41,7 +41,7 @@ export class NonInviteServerTransaction implements ServerTransactionInternal, Ti
     this.finalSent = false;
     this.route = null;
     this.lastBuf = null;
-    this.timerJ = new TimerEntry(this, TIMER_J);
+    this.timerJ = null;
   }
 
   respond(res: SipResponse): void {
@@ -131,9 +131,10 @@ export class NonInviteServerTransaction implements ServerTransactionInternal, Ti
       this.lastResponse?.compact();
       // §17.2.2: Timer J = 64*T1 on unreliable transports, 0 on reliable ones.
       if (this.reliable) this.transition('Terminated');
-      else this.core.wheel.schedule(this.timerJ, this.core.timers.J);
+      else this.core.wheel.schedule((this.timerJ ??= new TimerEntry(this, TIMER_J)), this.core.timers.J);
     } else if (next === 'Terminated') {
       this.core.wheel.cancel(this.timerJ);
+      this.timerJ = null;
       this.core.serverTerminated(this);
     }
   }

@@ -195,8 +195,9 @@ export class TimerWheel {
     }
   }
 
-  cancel(entry: TimerEntry): void {
-    if (entry.next === null) return;
+  /** Disarms `entry`; null (a timer its owner never armed) is a no-op. */
+  cancel(entry: TimerEntry | null): void {
+    if (entry === null || entry.next === null) return;
     unlink(entry);
     this.armedCount--;
   }

@@ -5,12 +5,17 @@
  * responses leave from the port the request came to. Registrations a worker makes are passed to
  * every other worker; with an accounting journal, this thread is its one writer.
  *
- * Node 20 has no SO_REUSEPORT for UDP, and sharing one socket between processes would deliver a
- * call's messages to arbitrary processes: steering by Call-ID / branch keeps every transaction
- * in one thread. A worker that dies takes its transactions with it; the proxy then stops with a
- * non-zero exit so its supervisor restarts it whole (registrations survive in MySQL modes).
+ * Sharing one socket between processes would deliver a call's messages to arbitrary processes:
+ * steering by Call-ID / branch keeps every transaction in one thread. That costs a thread hop per
+ * message in each direction (≈ 23 extra syscalls and 8 context switches per call at 500 calls/s,
+ * bench/README.md). `workerModel: reuseport` (Node >= 22.12, Linux) gives every worker its own
+ * SO_REUSEPORT socket on the same address instead: a worker receives and sends itself and hops
+ * only what the kernel's peer-address hash delivered to a worker that does not own it.
+ *
+ * A worker that dies takes its transactions with it; the proxy then stops with a non-zero exit
+ * so its supervisor restarts it whole (registrations survive in MySQL modes).
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { JournalAccountingSink, type AccountingSink } from '@voip/acc';
 import { TcpTransport, TlsTransport, UdpTransport, type Logger, type TlsCredentials, type MessageSource, type Transport, type TransportAddress, type TransportHost } from '@voip/sip';
@@ -37,6 +42,14 @@ function localKey(a: TransportAddress): string {
 export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<RunningWorkers> {
   const log = logger.child({ layer: 'proxy.cluster' });
   const count = config.workers;
+  // workerModel reuseport: each worker binds its own SO_REUSEPORT socket per listen address. Our
+  // sockets here then only reserve the addresses (and learn the ports of port-0 binds) until the
+  // workers are up, dispatching like the other model whatever reaches them meanwhile. Stream
+  // transports cannot be shared between threads, so a listen list with TCP/TLS dispatches.
+  const ownSockets = config.workerModel === 'reuseport' && config.listen.every((l) => l.protocol === 'UDP');
+  if (config.workerModel === 'reuseport' && !ownSockets) {
+    log.warn({}, 'workerModel reuseport needs a UDP-only listen list: the main thread dispatches instead');
+  }
   const workers: Worker[] = [];
   const sockets: Transport[] = [];
   const socketIndex = new Map<string, number>();
@@ -69,7 +82,7 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
     for (const l of config.listen) {
       const spec = { protocol: l.protocol, address: l.address, port: l.port };
       const t = l.protocol === 'UDP'
-        ? await UdpTransport.open(host, spec, { recvBufferSize: config.udpReceiveBufferSize })
+        ? await UdpTransport.open(host, spec, { recvBufferSize: config.udpReceiveBufferSize, reusePort: ownSockets })
         : l.protocol === 'TLS'
           ? await TlsTransport.open(host, spec, tls ??= await loadTlsCredentials(config, logger))
           : await TcpTransport.open(host, spec, {});
@@ -96,10 +109,28 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
   let stopping = false;
   let adminUrl: string | null = null;
   const ready: Promise<void>[] = [];
+  // reuseport: a direct channel between every two workers, for messages the kernel delivered to
+  // a worker that does not own them (one hop, not two through this thread).
+  const peers: (MessagePort | null)[][] = [];
+  for (let k = 0; k < count; k++) peers.push(new Array<MessagePort | null>(count).fill(null));
+  if (ownSockets) {
+    for (let j = 0; j < count; j++) {
+      for (let k = j + 1; k < count; k++) {
+        const ch = new MessageChannel();
+        peers[j]![k] = ch.port1;
+        peers[k]![j] = ch.port2;
+      }
+    }
+  }
 
   for (let k = 0; k < count; k++) {
-    const data: WorkerData = { config: { ...config, auth }, index: k, count, sockets: descriptors, journalInMain: journal !== null };
-    const w = new Worker(new URL('./worker-thread.js', import.meta.url), { workerData: data });
+    const myPeers = peers[k]!;
+    const data: WorkerData = { config: { ...config, auth }, index: k, count, sockets: descriptors, journalInMain: journal !== null, ownSockets, peers: myPeers };
+    const w = new Worker(new URL('./worker-thread.js', import.meta.url), {
+      workerData: data,
+      transferList: myPeers.filter((p): p is MessagePort => p !== null),
+      resourceLimits: { maxYoungGenerationSizeMb: config.workerYoungGenerationMb },
+    });
     workers.push(w);
     batches.push(new BatchPort<ToWorker>(w));
     ready.push(
@@ -174,6 +205,10 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
   } catch (err) {
     await close();
     throw err;
+  }
+  if (ownSockets) {
+    // Every worker listens now: leave the reuseport groups so the kernel spreads over them only.
+    for (const t of sockets) await t.close();
   }
   const listening = sockets.map((t) => `${t.protocol.toLowerCase()}:${t.local.address.includes(':') ? `[${t.local.address}]` : t.local.address}:${t.local.port}`);
   log.info({ workers: count, listening }, 'worker threads ready');

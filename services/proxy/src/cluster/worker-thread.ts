@@ -2,16 +2,22 @@
  * Entry point of one proxy worker thread (config `workers` > 1). It runs the whole proxy stack
  * (transactions, routing, registrar, location) on RemoteTransports: the main thread reads the
  * sockets and hands it the messages it owns (cluster/dispatch.ts), and writes what it sends.
- * Registrations made here are replicated to the other workers through the main thread.
+ * With `workerModel: reuseport` it binds its own SO_REUSEPORT UDP sockets instead, receives and
+ * sends on them, and passes a message the kernel gave it but another worker owns (dispatch.ts:
+ * the Call-ID's worker, or the worker tag of our branch in a response's top Via) straight to
+ * that worker. Registrations made here are replicated to the other workers through the main
+ * thread.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { pino } from 'pino';
-import type { MessageSource, TransportAddress, TransportHost } from '@voip/sip';
+import { UdpTransport, type MessageSource, type Transport, type TransportAddress, type TransportHost } from '@voip/sip';
 import type { ProxyConfig } from '../config.js';
 import { setBranchWorker } from '../core/branch.js';
 import type { Binding } from '../modules/location/binding.js';
 import { startProxy, type AdminReloadKind } from '../server.js';
+import { warmUp } from '../warm-up.js';
 import { BatchPort } from './batch-port.js';
+import { ownerOf } from './dispatch.js';
 import { PortAccountingSink, type AccCommand } from './port-accounting-sink.js';
 import { RemoteTransport, type SendCommand, type SocketDescriptor } from './remote-transport.js';
 
@@ -22,7 +28,14 @@ export interface WorkerData {
   sockets: SocketDescriptor[];
   /** The main thread owns the accounting journal. */
   journalInMain: boolean;
+  /** workerModel reuseport: bind our own sockets on the descriptors' addresses. */
+  ownSockets: boolean;
+  /** reuseport: the channel to each other worker (null at our own index, and in dispatch mode). */
+  peers: (MessagePort | null)[];
 }
+
+/** Worker -> worker (reuseport): a datagram the kernel delivered to a worker that does not own it. */
+type PeerMessage = { t: 'recv'; i: number; b: Uint8Array; a: string; p: number };
 
 /** Main -> worker messages. */
 export type ToWorker =
@@ -58,7 +71,7 @@ const logger = pino({ level: data.config.logLevel, base: { service: 'sip-proxy',
 // Only worker 0 serves the admin API (its location is complete: registrations are replicated).
 const config: ProxyConfig = { ...data.config, admin: data.index === 0 ? data.config.admin : { listen: '' } };
 let host: TransportHost | null = null;
-const sockets = new Map<number, RemoteTransport>();
+const sockets = new Map<number, Transport>();
 
 function bytes(u: Uint8Array): Buffer {
   return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -69,10 +82,65 @@ function sourceOf(i: number, address: string, p: number, c: number | null): Mess
   return { protocol: t.protocol, address, port: p, local: t.local, connectionId: c };
 }
 
+/** reuseport: our own sockets, bound before the proxy starts; they deliver through `steer`. */
+async function openOwnSockets(): Promise<Transport[]> {
+  const peers = data.peers.map((p) => (p === null ? null : new BatchPort<PeerMessage>(p)));
+  for (const p of data.peers) {
+    p?.on('message', (batch: PeerMessage[]) => {
+      for (const m of batch) if (host !== null) host.receive(bytes(m.b), sourceOf(m.i, m.a, m.p, null));
+    });
+  }
+  const indexOf = new Map<string, number>();
+  const steer: TransportHost = {
+    log: logger,
+    maxMessageSize: config.maxMessageSize,
+    receive(buf: Buffer, source: MessageSource): void {
+      // Before the proxy is up nothing can take it: dropped, as a full socket buffer would (UDP
+      // retransmissions recover it).
+      if (host === null) return;
+      const k = ownerOf(buf, data.count);
+      if (k === data.index) {
+        host.receive(buf, source);
+        return;
+      }
+      const i = indexOf.get(`${source.local.address}|${source.local.port}`);
+      const peer = peers[k];
+      if (i !== undefined && peer) peer.post({ t: 'recv', i, b: buf, a: source.address, p: source.port });
+    },
+    streamError(status, reason, head, source): void {
+      host?.streamError(status, reason, head, source);
+    },
+    sendFailed(dest, err): void {
+      host?.sendFailed(dest, err);
+    },
+  };
+  const own: Transport[] = [];
+  try {
+    for (const d of data.sockets) {
+      const t = await UdpTransport.open(
+        steer,
+        { protocol: 'UDP', address: d.local.address, port: d.local.port, advertise: d.advertised },
+        { recvBufferSize: config.udpReceiveBufferSize, reusePort: true },
+      );
+      indexOf.set(`${t.local.address}|${t.local.port}`, d.index);
+      sockets.set(d.index, t);
+      own.push(t);
+    }
+  } catch (err) {
+    for (const t of own) await t.close();
+    throw err;
+  }
+  return own;
+}
+
 try {
+  // JIT warm-up before this worker takes traffic (warm-up.ts).
+  await warmUp(config, config.warmUpCalls);
+  const own = data.ownSockets ? await openOwnSockets() : null;
   const proxy = await startProxy(config, logger, {
     transports: (h) => {
       host = h;
+      if (own !== null) return own;
       return data.sockets.map((d) => {
         const t = new RemoteTransport(d, out);
         sockets.set(d.index, t);
@@ -114,6 +182,7 @@ try {
       case 'stop':
         proxy.close().then(
           () => {
+            for (const p of data.peers) p?.close();
             control({ t: 'stopped' });
             port.close();
           },
