@@ -9,35 +9,19 @@
  *
  * Not a test (no timing thresholds in tests); run by hand or with --cpu-prof.
  */
-import { silentLogger, type Transport, type TransportAddress, type TransportHost, type MessageSource } from '@voip/sip';
+import { silentLogger } from '@voip/sip';
 import { setImmediate as tick } from 'node:timers/promises';
 import { parseConfig } from './config.js';
 import { startProxy } from './server.js';
+import { LoopbackFakeUdp, WARM_UP_UAC as UAC, WARM_UP_UAS as UAS } from './warm-up.js';
 
-const PROXY: TransportAddress = { protocol: 'UDP', address: '127.0.0.1', port: 5060 };
-const UAC = { address: '127.0.0.2', port: 5061 };
-const UAS = { address: '127.0.0.3', port: 5062 };
+/** The proxy's address as the fake transport presents it (warm-up.ts' LoopbackFakeUdp). */
+const PROXY = { address: '127.0.0.1', port: 5060 };
 
-class FakeUdp implements Transport {
-  readonly protocol = 'UDP' as const;
-  readonly local = PROXY;
-  readonly advertised = { host: PROXY.address, port: PROXY.port };
-  readonly reliable = false;
-  readonly out: { buf: Buffer; address: string; port: number }[] = [];
-  constructor(readonly host: TransportHost) {}
-  send(buf: Buffer, address: string, port: number): void {
-    this.out.push({ buf, address, port });
-  }
-  async close(): Promise<void> {}
-  receive(text: string, from: { address: string; port: number }): void {
-    const source: MessageSource = { protocol: 'UDP', address: from.address, port: from.port, local: PROXY, connectionId: null };
-    this.host.receive(Buffer.from(text, 'latin1'), source);
-  }
-  /** The last datagram sent to `port` (and clears the outbox). */
-  take(port: number): string {
-    let found: string | null = null;
-    for (const o of this.out) if (o.port === port) found = o.buf.toString('latin1');
-    this.out.length = 0;
+/** warm-up.ts' fake UDP socket; here a missing datagram is a broken path, not a skipped step. */
+class FakeUdp extends LoopbackFakeUdp {
+  takeOrThrow(port: number): string {
+    const found = this.take(port);
     if (found === null) throw new Error(`nothing sent to port ${port}`);
     return found;
   }
@@ -91,14 +75,14 @@ function inDialog(method: string, n: number, cseq: number): string {
 
 function oneCall(t: FakeUdp, n: number): void {
   t.receive(invite(n), UAC);
-  const fwd = t.take(UAS.port);
+  const fwd = t.takeOrThrow(UAS.port);
   t.receive(response(fwd, '100 Trying', ''), UAS);
   t.receive(response(fwd, '180 Ringing', `uas${n}`), UAS);
   t.receive(response(fwd, '200 OK', `uas${n}`), UAS);
   t.out.length = 0;
   t.receive(inDialog('ACK', n, 1), UAC);
   t.receive(inDialog('BYE', n, 2), UAC);
-  const bye = t.take(UAS.port);
+  const bye = t.takeOrThrow(UAS.port);
   t.receive(response(bye, '200 OK', `uas${n}`), UAS);
   t.out.length = 0;
 }
