@@ -96,11 +96,13 @@ describe('voicemail-bridge behind the provider route', { timeout: 180_000 }, () 
   });
 
   it('no subscription: a mailbox change reaches the registered phone as an unsolicited NOTIFY through the proxy', async () => {
-    const sink = await lab.startSipp({ name: 'bob-mwi', scenario: 'vm-mwi-sink', localPort: bobPort, timeoutMs: 20_000 });
+    // Each unsolicited NOTIFY is a call of the sink (its own Call-ID); it stops itself (exit 97)
+    // on the first "Messages-Waiting: no".
+    const sink = await lab.startSipp({ name: 'bob-mwi', scenario: 'vm-mwi-sink', localPort: bobPort, calls: 20, timeoutMs: 20_000 });
     const list = (await (await fetch(`${bridge.httpUrl}/mailboxes/bob@${DOMAIN}/messages`)).json()) as { id: string }[];
     assert.equal((await fetch(`${bridge.httpUrl}/mailboxes/bob@${DOMAIN}/messages/${list[0]!.id}`, { method: 'DELETE' })).status, 204);
     const r = await sink.result(20_000);
-    assert.equal(r.exitCode, 0, `${explain([r])}\n--- proxy\n${proxy.handle.logTail(2500)}\n--- bridge\n${bridge.logTail()}`);
+    assert.equal(r.exitCode, 97, `${explain([r])}\n--- proxy\n${proxy.handle.logTail(2500)}\n--- bridge\n${bridge.logTail()}`);
     // The last NOTIFY is the one that ended the sink: the change made by the DELETE.
     const notifies = receivedBy(r, { method: 'NOTIFY' });
     const n = notifies[notifies.length - 1]!;
