@@ -53,6 +53,22 @@ test('SIP_PROXY_VOICEMAIL_URI replaces the file\'s voicemail.uri and keeps the r
   assert.throws(() => loadConfig({ file, env: { SIP_PROXY_VOICEMAIL_URI: 'http://x' } }), /voicemail\.uri must be a sip: URI/);
 });
 
+test('voicemail.mwiUri: optional, from SIP_PROXY_VOICEMAIL_MWI_URI, each env var keeps the other key of the section', () => {
+  assert.equal(parseConfig({}).voicemail.mwiUri, undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'proxycfg-'));
+  const file = join(dir, 'proxy.yaml');
+  writeFileSync(file, 'voicemail: { uri: "sip:172.30.45.12:5060", mailboxAccess: "*97" }\n');
+  // Asterisk takes the calls, the bridge the subscriptions.
+  const c = loadConfig({ file, env: { SIP_PROXY_VOICEMAIL_MWI_URI: 'sip:172.30.45.13:5080' } });
+  assert.equal(c.voicemail.uri, 'sip:172.30.45.12:5060');
+  assert.equal(c.voicemail.mwiUri, 'sip:172.30.45.13:5080');
+  assert.equal(c.voicemail.mailboxAccess, '*97');
+  const both = loadConfig({ env: { SIP_PROXY_VOICEMAIL_URI: 'sip:10.0.0.2:5060', SIP_PROXY_VOICEMAIL_MWI_URI: 'sip:10.0.0.3:5080' } });
+  assert.equal(both.voicemail.uri, 'sip:10.0.0.2:5060');
+  assert.equal(both.voicemail.mwiUri, 'sip:10.0.0.3:5080');
+  assert.throws(() => loadConfig({ env: { SIP_PROXY_VOICEMAIL_MWI_URI: 'http://x' } }), /voicemail\.mwiUri must be a sip: URI/);
+});
+
 test('an unreadable or non-mapping file is a ConfigError naming the file', () => {
   assert.throws(() => loadConfig({ file: '/nonexistent/proxy.yaml' }), /cannot read config file \/nonexistent/);
   const dir = mkdtempSync(join(tmpdir(), 'proxycfg-'));

@@ -252,11 +252,17 @@ const DialPlanRuleSchema = z
   })
   .strict();
 
-/** The book's North-American plan (ch. 8 route[10]) as data. */
+/**
+ * The book's North-American plan (ch. 8 route[10]) as data, plus numbers dialled already in
+ * E.164 (`+1…` long distance, any other `+…` international): phones, `tel:` forwarding targets
+ * (RFC 3966) and speed dials use them, and the book's three rules would route them as user names.
+ */
 const NORTH_AMERICAN_PLAN = [
   { match: '[2-9][0-9]{6}', group: 'local', strip: 0, prefix: '+1' },
   { match: '1[2-9][0-9]{9}', group: 'ld', strip: 1, prefix: '+1' },
   { match: '011[0-9]{1,20}', group: 'int', strip: 3, prefix: '+' },
+  { match: '\\+1[2-9][0-9]{9}', group: 'ld', strip: 0, prefix: '' },
+  { match: '\\+[2-9][0-9]{6,14}', group: 'int', strip: 0, prefix: '' },
 ];
 
 const DialPlanSchema = z
@@ -301,6 +307,11 @@ const VoicemailSchema = z
     uri: z.string().min(5).max(256).regex(/^sips?:/, 'voicemail.uri must be a sip: URI').optional(),
     /** Code a local user dials to reach their own mailbox. */
     mailboxAccess: z.string().min(1).max(32).default('*98'),
+    /**
+     * sip:HOST:PORT that answers SUBSCRIBE message-summary (RFC 3842); absent = `uri`. With the
+     * Asterisk backend `uri` is Asterisk and this is the voicemail-bridge (AMI MessageWaiting).
+     */
+    mwiUri: z.string().min(5).max(256).regex(/^sips?:/, 'voicemail.mwiUri must be a sip: URI').optional(),
   })
   .strict();
 
@@ -464,7 +475,13 @@ export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.SIP_PROXY_ACC_JOURNAL) out.accounting = { journal: env.SIP_PROXY_ACC_JOURNAL };
   // The compose lab points voicemail at the built-in bridge or at Asterisk by environment
   // alone (docker/lab/asterisk.env), keeping the rest of the mounted config file.
-  if (env.SIP_PROXY_VOICEMAIL_URI) out.voicemail = { uri: env.SIP_PROXY_VOICEMAIL_URI };
+  // SIP_PROXY_VOICEMAIL_MWI_URI: with Asterisk as voicemail.uri, the bridge serves MWI.
+  if (env.SIP_PROXY_VOICEMAIL_URI || env.SIP_PROXY_VOICEMAIL_MWI_URI) {
+    out.voicemail = {
+      ...(env.SIP_PROXY_VOICEMAIL_URI ? { uri: env.SIP_PROXY_VOICEMAIL_URI } : {}),
+      ...(env.SIP_PROXY_VOICEMAIL_MWI_URI ? { mwiUri: env.SIP_PROXY_VOICEMAIL_MWI_URI } : {}),
+    };
+  }
   return out;
 }
 

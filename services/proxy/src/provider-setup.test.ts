@@ -11,7 +11,7 @@ import { startProxy } from './server.js';
 test('defaults: no explicit route; the North-American dial plan with the book\'s 403 phrases', () => {
   const c = parseConfig({});
   assert.equal(c.route, undefined);
-  assert.deepEqual(c.dialplan.rules.map((r) => [r.group, r.strip, r.prefix]), [['local', 0, '+1'], ['ld', 1, '+1'], ['int', 3, '+']]);
+  assert.deepEqual(c.dialplan.rules.map((r) => [r.group, r.strip, r.prefix]), [['local', 0, '+1'], ['ld', 1, '+1'], ['int', 3, '+'], ['ld', 0, ''], ['int', 0, '']]);
   assert.equal(c.dialplan.denyReasons.int, 'No perm. for internat.calls');
   assert.equal(c.lcr.frInvTimeout, 30_000);
   assert.equal(c.callForward.maxChain, 5);

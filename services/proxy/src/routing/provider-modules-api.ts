@@ -103,6 +103,14 @@ export interface VoicemailApi {
    * '' for the owner's own mailbox). False when not configured.
    */
   toMailbox(ctx: ForwardingContext, prefix: 'b' | 'u' | '', user: string): boolean;
+  /** A message-summary server is known (`voicemail.mwiUri`, else `voicemail.uri`). */
+  readonly mwiConfigured: boolean;
+  /**
+   * SUBSCRIBE `Event: message-summary` (RFC 3842) for `user`'s mailbox: R-URI becomes
+   * `sip:<user>@<mwiUri host:port>` (`voicemail.mwiUri`, default `voicemail.uri`). False when
+   * neither is configured.
+   */
+  toMessageSummary(ctx: ForwardingContext, user: string): boolean;
   /** The R-URI user is the mailbox-access code (`*98`). */
   isMailboxAccess(ctx: RequestContext): boolean;
 }

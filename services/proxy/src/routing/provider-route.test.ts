@@ -9,10 +9,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createResponse, silentLogger, type SipRequest, type SipResponse } from '@voip/sip';
+import { createResponse, isRequest, parseUri, silentLogger, type SipRequest, type SipResponse } from '@voip/sip';
 import { emptySinkStats, type AccountingSink, type AccRecord } from '@voip/acc';
 import { parseConfig } from '../config.js';
 import { algorithmByName, computeResponse } from '../modules/auth/index.js';
+import * as voicemail from '../modules/voicemail/index.js';
+import type { ForwardingContext } from '../core/route-context.js';
 import { startProxy, type RunningProxy } from '../server.js';
 import { calculateHa1 } from '@voip/storage';
 import { UdpPeer } from '../test-support/udp-peer.js';
@@ -20,6 +22,12 @@ import { UdpPeer } from '../test-support/udp-peer.js';
 const D = 'example.com';
 const PROXY_HOST = '127.0.0.1';
 let proxy: RunningProxy;
+/** The book's North-American plan, the default `dialplan.rules`. */
+const BOOK_PLAN = [
+  { match: '[2-9][0-9]{6}', group: 'local', strip: 0, prefix: '+1' },
+  { match: '1[2-9][0-9]{9}', group: 'ld', strip: 1, prefix: '+1' },
+  { match: '011[0-9]{1,20}', group: 'int', strip: 3, prefix: '+' },
+];
 let port: number;
 let dir: string;
 /** Trusted gateway (priority 1 for +1), second gateway (priority 2), an untrusted peer, voicemail. */
@@ -27,6 +35,8 @@ let gwA: UdpPeer;
 let gwB: UdpPeer;
 let untrusted: UdpPeer;
 let vm: UdpPeer;
+/** The message-summary server (voicemail.mwiUri): the voicemail-bridge in front of Asterisk. */
+let mwi: UdpPeer;
 const peers: UdpPeer[] = [];
 
 /** Call records as the acc module writes them. */
@@ -55,24 +65,56 @@ before(async () => {
   gwB = await peer('127.0.0.4');
   untrusted = await peer('127.0.0.3');
   vm = await peer();
+  mwi = await peer();
   dir = mkdtempSync(join(tmpdir(), 'provider-route-'));
   const file = join(dir, 'provisioning.json');
   writeFileSync(
     file,
     JSON.stringify({
       domains: [D],
-      subscribers: ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'].map((u) => ({ username: u, domain: D, password: `${u}-pw` })),
+      subscribers: [
+        ...['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'],
+        // forwarding scenarios: ivan busy → pat, judy no answer → pat, kim no answer → PSTN,
+        // leo offline → pat, c0…c5 a chain to pat, mia/nina/olga tel: targets.
+        ...['ivan', 'judy', 'kim', 'leo', 'pat', 'c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'mia', 'nina', 'olga'],
+      ].map((u) => ({ username: u, domain: D, password: `${u}-pw` })),
       groups: [
         { account: `alice@${D}`, groups: ['local', 'ld', 'int'] },
         { account: `heidi@${D}`, groups: ['ld'] },
+        { account: `kim@${D}`, groups: ['int'] },
+        { account: `mia@${D}`, groups: ['ld'] },
+        { account: `olga@${D}`, groups: ['local'] },
       ],
-      speed_dials: [{ account: `alice@${D}`, short: '01', uri: `sip:bob@${D}` }],
+      speed_dials: [
+        { account: `alice@${D}`, short: '01', uri: `sip:bob@${D}` },
+        // tel: entries: dialled from the caller's domain with the caller's groups.
+        { account: `alice@${D}`, short: '02', uri: 'tel:+44-20-7123-4567' },
+        { account: `alice@${D}`, short: '03', uri: `tel:555-0143;phone-context=${D}` },
+        { account: `bob@${D}`, short: '02', uri: 'tel:+44-20-7123-4567' },
+      ],
       preferences: [
         { account: `carol@${D}`, attribute: 'callfwd', value: `sip:bob@${D}` },
         { account: `frank@${D}`, attribute: 'callfwd', value: `sip:grace@${D}` },
         { account: `grace@${D}`, attribute: 'callfwd', value: `sip:frank@${D}` },
         // heidi forwards to a long-distance number: dial plan + LCR with heidi's own groups.
         { account: `heidi@${D}`, attribute: 'callfwd', value: `sip:13125550199@${D}` },
+        // Every no-answer scenario sets its own fwdnoanswer_timeout (1 s): the configured default
+        // is 10 minutes, so a call that is forwarded at all proves the per-user timeout applied.
+        { account: `dave@${D}`, attribute: 'fwdnoanswer_timeout', value: '1' },
+        { account: `ivan@${D}`, attribute: 'fwdbusy', value: `sip:pat@${D}` },
+        { account: `judy@${D}`, attribute: 'fwdnoanswer', value: `sip:pat@${D}` },
+        { account: `judy@${D}`, attribute: 'fwdnoanswer_timeout', value: '1' },
+        // kim (group int) forwards unanswered calls abroad: dial plan + LCR with kim's groups.
+        { account: `kim@${D}`, attribute: 'fwdnoanswer', value: `sip:011442071234567@${D}` },
+        { account: `kim@${D}`, attribute: 'fwdnoanswer_timeout', value: '1' },
+        { account: `leo@${D}`, attribute: 'fwdnoanswer', value: `sip:pat@${D}` },
+        // c0 → c1 → … → c5 → pat: from c1 that is 5 forwards, from c0 six.
+        ...[0, 1, 2, 3, 4].map((i) => ({ account: `c${i}@${D}`, attribute: 'callfwd', value: `sip:c${i + 1}@${D}` })),
+        { account: `c5@${D}`, attribute: 'callfwd', value: `sip:pat@${D}` },
+        // tel: targets: a global number (mia has ld, nina nothing) and a local one (olga has local).
+        { account: `mia@${D}`, attribute: 'callfwd', value: 'tel:+1-312-555-0142' },
+        { account: `nina@${D}`, attribute: 'callfwd', value: 'tel:+1-312-555-0142' },
+        { account: `olga@${D}`, attribute: 'callfwd', value: `tel:555-0142;phone-context=${D}` },
       ],
       trusted: [{ src_ip: '127.0.0.2', proto: 'udp', tag: 'gw-a' }],
       gateways: [
@@ -96,8 +138,11 @@ before(async () => {
     usrloc: { dbMode: 'memory' },
     // Short, configured timeouts: a silent gateway / an unanswered phone is given up quickly.
     lcr: { frInvTimeout: 1_000 },
-    callForward: { noAnswerTimeout: 1_000 },
-    voicemail: { uri: `sip:${vm.uri}` },
+    // Long on purpose: users give their own fwdnoanswer_timeout (see the preferences above).
+    callForward: { noAnswerTimeout: 600_000 },
+    // The book's plan plus E.164 numbers (what a tel:+… target or a phone dialling +… sends).
+    dialplan: { rules: [...BOOK_PLAN, { match: '\\+1[2-9][0-9]{9}', group: 'ld', strip: 0, prefix: '' }, { match: '\\+[2-9][0-9]{6,14}', group: 'int', strip: 0, prefix: '' }] },
+    voicemail: { uri: `sip:${vm.uri}`, mwiUri: `sip:${mwi.uri}` },
     // A loaded test machine must not turn calls into 503s (the overload guard has its own tests).
     overload: { enabled: false },
   });
@@ -140,24 +185,25 @@ function credentials(challenge: string, o: { username: string; password: string;
   return `Digest username="${o.username}", realm="${realm}", nonce="${nonce}", uri="${o.uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="c0ffee"`;
 }
 
-async function register(p: UdpPeer, user: string): Promise<void> {
+async function register(p: UdpPeer, user: string, proxyPort = port): Promise<void> {
   const callId = `reg-${user}-${Math.random().toString(36).slice(2)}`;
   const base = { method: 'REGISTER', ruri: `sip:${D}`, from: `sip:${user}@${D}`, to: `sip:${user}@${D}`, via: p, callId, contact: `sip:${user}@${p.uri}`, headers: ['Expires: 600'] };
-  p.send(sipRequest({ ...base, cseq: 1 }), port, PROXY_HOST);
+  p.send(sipRequest({ ...base, cseq: 1 }), proxyPort, PROXY_HOST);
   const first = await p.nextResponse();
   assert.equal(first.status, 401);
   const authz = credentials(first.headers.get('www-authenticate')!, { username: user, password: `${user}-pw`, method: 'REGISTER', uri: `sip:${D}` });
-  p.send(sipRequest({ ...base, cseq: 2, headers: [...base.headers, `Authorization: ${authz}`] }), port, PROXY_HOST);
+  p.send(sipRequest({ ...base, cseq: 2, headers: [...base.headers, `Authorization: ${authz}`] }), proxyPort, PROXY_HOST);
   assert.equal((await p.nextResponse()).status, 200);
 }
 
 /** A local user's INVITE, answered 407 then sent with credentials. Returns the phone and the Call-ID / branch for a CANCEL. */
-async function call(user: string, ruri: string, method = 'INVITE', headers: string[] = ['Content-Type: application/sdp']): Promise<{ phone: UdpPeer; callId: string; branch: string }> {
+async function call(user: string, ruri: string, method = 'INVITE', headers: string[] = ['Content-Type: application/sdp'], o: { proxyPort?: number; to?: string } = {}): Promise<{ phone: UdpPeer; callId: string; branch: string }> {
+  const proxyPort = o.proxyPort ?? port;
   const phone = await peer();
   const callId = `call-${Math.random().toString(36).slice(2)}`;
-  const base = { method, ruri, from: `sip:${user}@${D}`, via: phone, callId, contact: `sip:${user}@${phone.uri}`, headers, body: method === 'INVITE' ? 'v=0\r\n' : '' };
+  const base = { method, ruri, to: o.to, from: `sip:${user}@${D}`, via: phone, callId, contact: `sip:${user}@${phone.uri}`, headers, body: method === 'INVITE' ? 'v=0\r\n' : '' };
   const firstBranch = `z9hG4bK-first-${Math.random().toString(36).slice(2)}`;
-  phone.send(sipRequest({ ...base, cseq: 1, branch: firstBranch }), port, PROXY_HOST);
+  phone.send(sipRequest({ ...base, cseq: 1, branch: firstBranch }), proxyPort, PROXY_HOST);
   const first = await phone.nextResponse((r) => r.status >= 200);
   assert.equal(first.status, 407, `${first.status} ${first.reason}`);
   // RFC 3261 §17.1.1.3: the ACK for a non-2xx final of an INVITE, same branch, the 407's To tag.
@@ -174,17 +220,30 @@ async function call(user: string, ruri: string, method = 'INVITE', headers: stri
       '',
       '',
     ].join('\n'),
-    port,
+    proxyPort,
     PROXY_HOST,
   );
   const authz = credentials(first.headers.get('proxy-authenticate')!, { username: user, password: `${user}-pw`, method, uri: ruri });
   const branch = `z9hG4bK-auth-${Math.random().toString(36).slice(2)}`;
-  phone.send(sipRequest({ ...base, cseq: 2, branch, headers: [...base.headers, `Proxy-Authorization: ${authz}`] }), port, PROXY_HOST);
+  phone.send(sipRequest({ ...base, cseq: 2, branch, headers: [...base.headers, `Proxy-Authorization: ${authz}`] }), proxyPort, PROXY_HOST);
   return { phone, callId, branch };
 }
 
-function answer(uas: UdpPeer, req: SipRequest, status: number, reason?: string): void {
-  uas.sendMessage(createResponse(req, status, reason, { toTag: `uas-${status}-${Math.random().toString(36).slice(2, 8)}` }), port, PROXY_HOST);
+function answer(uas: UdpPeer, req: SipRequest, status: number, reason?: string, proxyPort = port): void {
+  uas.sendMessage(createResponse(req, status, reason, { toTag: `uas-${status}-${Math.random().toString(36).slice(2, 8)}` }), proxyPort, PROXY_HOST);
+}
+
+/** The request `method` of call `callId` at `uas` (retransmissions and other calls' requests stay queued). */
+function requestOf(uas: UdpPeer, method: string, callId: string): Promise<SipRequest> {
+  return uas.next((m) => isRequest(m) && m.method === method && m.callId === callId) as Promise<SipRequest>;
+}
+
+/** A phone that rings and never answers: 180, then the proxy's CANCEL (the no-answer timer), 200, 487. */
+async function ringUntilCancelled(uas: UdpPeer, callId: string): Promise<void> {
+  const inv = await requestOf(uas, 'INVITE', callId);
+  answer(uas, inv, 180, 'Ringing');
+  answer(uas, await requestOf(uas, 'CANCEL', callId), 200);
+  answer(uas, inv, 487, 'Request Terminated');
 }
 
 async function finalOf(p: UdpPeer): Promise<SipResponse> {
@@ -399,12 +458,28 @@ describe('provider route: call forwarding and voicemail (route[3], route[10], fa
     assert.equal((await finalOf(phone)).status, 200);
   });
 
-  test('SUBSCRIBE to message-summary is served by the voicemail server', async () => {
-    const { phone } = await call('alice', `sip:alice@${D}`, 'SUBSCRIBE', ['Event: message-summary', 'Expires: 600']);
-    const sub = await vm.nextRequest('SUBSCRIBE');
+  test('SUBSCRIBE to message-summary for one\'s own mailbox goes to voicemail.mwiUri, not voicemail.uri', async () => {
+    const { phone, callId } = await call('alice', `sip:alice@${D}`, 'SUBSCRIBE', ['Event: message-summary', 'Expires: 600']);
+    const sub = await requestOf(mwi, 'SUBSCRIBE', callId);
     assert.equal(userOf(sub), 'alice');
-    answer(vm, sub, 200);
+    assert.equal(sub.uri.toString(), `sip:alice@${mwi.uri}`);
+    answer(mwi, sub, 200);
     assert.equal((await finalOf(phone)).status, 200);
+    assert.equal(vm.inbox.filter((m) => isRequest(m) && m.method === 'SUBSCRIBE').length, 0);
+  });
+
+  test('SUBSCRIBE to another user\'s message-summary is 403, by R-URI or by To', async () => {
+    const other = await call('alice', `sip:bob@${D}`, 'SUBSCRIBE', ['Event: message-summary', 'Expires: 600']);
+    assert.equal((await finalOf(other.phone)).status, 403);
+    // R-URI names alice's mailbox but To names bob's: which one the server would use is its
+    // business, so both must be the subscriber's.
+    const mixed = await call('alice', `sip:alice@${D}`, 'SUBSCRIBE', ['Event: message-summary', 'Expires: 600'], { to: `sip:bob@${D}` });
+    assert.equal((await finalOf(mixed.phone)).status, 403);
+    // From another domain (no credentials here) nobody watches a mailbox of ours.
+    const p = await peer();
+    p.send(sipRequest({ method: 'SUBSCRIBE', ruri: `sip:alice@${D}`, from: 'sip:mallory@evil.example.net', via: p, headers: ['Event: message-summary', 'Expires: 600'] }), port, PROXY_HOST);
+    assert.equal((await finalOf(p)).status, 403);
+    assert.equal(mwi.inbox.filter((m) => isRequest(m) && m.method === 'SUBSCRIBE').length, 0);
   });
 
   test('an A→B→A forward loop ends with 482', async () => {
@@ -419,6 +494,177 @@ describe('provider route: call forwarding and voicemail (route[3], route[10], fa
     assert.equal(userOf(atA), '+13125550199');
     answer(gwA, atA, 200);
     assert.equal((await finalOf(phone)).status, 200);
+  });
+});
+
+describe('provider route: forwarding on busy, on no answer, offline, and chains (failure_route[1])', () => {
+  let pat: UdpPeer;
+  let ivan: UdpPeer;
+  let judy: UdpPeer;
+  let kim: UdpPeer;
+  before(async () => {
+    pat = await peer();
+    await register(pat, 'pat');
+    ivan = await peer();
+    await register(ivan, 'ivan');
+    judy = await peer();
+    await register(judy, 'judy');
+    kim = await peer();
+    await register(kim, 'kim');
+  });
+
+  test('fwdbusy: ivan answers 486, the call rings pat (not voicemail)', async () => {
+    const { phone, callId } = await call('alice', `sip:ivan@${D}`);
+    answer(ivan, await requestOf(ivan, 'INVITE', callId), 486, 'Busy Here');
+    const atPat = await requestOf(pat, 'INVITE', callId);
+    assert.equal(userOf(atPat), 'pat');
+    answer(pat, atPat, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+    assert.equal(vm.inbox.filter((m) => isRequest(m) && m.callId === callId).length, 0);
+  });
+
+  test('fwdnoanswer with the user\'s own fwdnoanswer_timeout: judy rings, is CANCELled, pat rings', async () => {
+    // The configured default is 10 minutes: only judy's 1 s gets the call here.
+    const { phone, callId } = await call('alice', `sip:judy@${D}`);
+    await ringUntilCancelled(judy, callId);
+    const atPat = await requestOf(pat, 'INVITE', callId);
+    answer(pat, atPat, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('fwdnoanswer to a PSTN number: dial plan with the forwarding user\'s groups, then LCR with the gateway\'s strip/prefix', async () => {
+    // bob (no groups) calls kim (int); kim's target 011… is int → +44… → gw-b: strip 1, prefix 00.
+    const { phone, callId } = await call('bob', `sip:kim@${D}`);
+    await ringUntilCancelled(kim, callId);
+    const atGw = await requestOf(gwB, 'INVITE', callId);
+    assert.equal(atGw.uri.toString(), `sip:00442071234567@127.0.0.4:${gwB.port};user=phone`);
+    answer(gwB, atGw, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('offline with fwdnoanswer: leo is not registered, the call goes to his target, not to voicemail', async () => {
+    const { phone, callId } = await call('alice', `sip:leo@${D}`);
+    answer(pat, await requestOf(pat, 'INVITE', callId), 200);
+    assert.equal((await finalOf(phone)).status, 200);
+    assert.equal(vm.inbox.filter((m) => isRequest(m) && m.callId === callId).length, 0);
+  });
+
+  test('a chain of 5 forwards (c1 → … → c5 → pat) completes', async () => {
+    const { phone, callId } = await call('alice', `sip:c1@${D}`);
+    answer(pat, await requestOf(pat, 'INVITE', callId), 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('a 6th forward (c0 → c1 → … → pat) is refused with 482', async () => {
+    const { phone, callId } = await call('alice', `sip:c0@${D}`);
+    const r = await finalOf(phone);
+    assert.equal(r.status, 482);
+    assert.equal(pat.inbox.filter((m) => isRequest(m) && m.callId === callId).length, 0);
+  });
+});
+
+describe('provider route: tel: forwarding and speed-dial targets (dial plan + LCR)', () => {
+  test('callfwd tel:+1-312-555-0142 with the forwarder in ld: the gateway gets +13125550142', async () => {
+    // bob has no groups: only mia's ld lets the forward out.
+    const { phone, callId } = await call('bob', `sip:mia@${D}`);
+    const atGw = await requestOf(gwA, 'INVITE', callId);
+    assert.equal(atGw.uri.toString(), `sip:+13125550142@127.0.0.2:${gwA.port}`);
+    answer(gwA, atGw, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('callfwd tel:+1… for a forwarder without ld: 403 "No permissions for long distance", even for a caller who has it', async () => {
+    const { phone } = await call('alice', `sip:nina@${D}`);
+    const r = await finalOf(phone);
+    assert.equal(r.status, 403);
+    assert.equal(r.reason, 'No permissions for long distance');
+  });
+
+  test('callfwd to a local tel: number (phone-context) is dialled as 7 digits: local group, +1 prefix', async () => {
+    const { phone, callId } = await call('bob', `sip:olga@${D}`);
+    const atGw = await requestOf(gwA, 'INVITE', callId);
+    assert.equal(userOf(atGw), '+15550142');
+    answer(gwA, atGw, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('speed dial to tel:+44…: alice (int) reaches gw-b with its strip/prefix', async () => {
+    const { phone, callId } = await call('alice', `sip:02@${D}`);
+    const atGw = await requestOf(gwB, 'INVITE', callId);
+    assert.equal(atGw.uri.toString(), `sip:00442071234567@127.0.0.4:${gwB.port};user=phone`);
+    answer(gwB, atGw, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('speed dial to a local tel: number: alice dials 03, the gateway gets +15550143', async () => {
+    const { phone, callId } = await call('alice', `sip:03@${D}`);
+    const atGw = await requestOf(gwA, 'INVITE', callId);
+    assert.equal(userOf(atGw), '+15550143');
+    answer(gwA, atGw, 200);
+    assert.equal((await finalOf(phone)).status, 200);
+  });
+
+  test('speed dial to tel:+44… for bob (no int): 403 "No perm. for internat.calls"', async () => {
+    const { phone } = await call('bob', `sip:02@${D}`);
+    const r = await finalOf(phone);
+    assert.equal(r.status, 403);
+    assert.equal(r.reason, 'No perm. for internat.calls');
+  });
+});
+
+describe('provider route without voicemail.uri: busy and unanswered calls end at the caller', () => {
+  let bare: RunningProxy;
+  let barePort: number;
+  let dave: UdpPeer;
+  before(async () => {
+    bare = await startProxy(
+      parseConfig({
+        listen: [`udp:${PROXY_HOST}:0`],
+        logLevel: 'silent',
+        timers: { t1: 100 },
+        db: { url: `file:${join(dir, 'provisioning.json')}` },
+        auth: { nonceSecret: 'provider-route-test-secret', algorithms: ['MD5'] },
+        usrloc: { dbMode: 'memory' },
+        overload: { enabled: false },
+      }),
+      silentLogger,
+    );
+    barePort = bare.transports[0]!.local.port;
+    dave = await peer();
+    await register(dave, 'dave', barePort);
+  });
+  after(async () => {
+    await bare?.close();
+  });
+
+  for (const [status, reason] of [
+    [486, 'Busy Here'],
+    [480, 'Temporarily Unavailable'],
+    [408, 'Request Timeout'],
+  ] as const) {
+    test(`the callee's ${status} reaches the caller`, async () => {
+      const { phone, callId } = await call('alice', `sip:dave@${D}`, 'INVITE', undefined, { proxyPort: barePort });
+      answer(dave, await requestOf(dave, 'INVITE', callId), status, reason, barePort);
+      assert.equal((await finalOf(phone)).status, status);
+    });
+  }
+
+  test('a subscriber who is not registered: 480', async () => {
+    const { phone } = await call('alice', `sip:erin@${D}`, 'INVITE', undefined, { proxyPort: barePort });
+    assert.equal((await finalOf(phone)).status, 480);
+  });
+});
+
+describe('voicemail module: the message-summary target defaults to voicemail.uri', () => {
+  test('without mwiUri SUBSCRIBEs go to voicemail.uri; without either nothing is configured', () => {
+    const withUri = voicemail.init({ settings: { uri: 'sip:192.0.2.7:5080', mailboxAccess: '*98' } });
+    assert.equal(withUri.mwiConfigured, true);
+    const ctx = { request: { uri: parseUri(`sip:alice@${D}`) }, nextHop: null, targets: [] } as unknown as ForwardingContext;
+    assert.equal(withUri.toMessageSummary(ctx, 'alice'), true);
+    assert.equal(ctx.request.uri.toString(), 'sip:alice@192.0.2.7:5080');
+    const none = voicemail.init({ settings: { mailboxAccess: '*98' } });
+    assert.equal(none.mwiConfigured, false);
+    assert.equal(none.toMessageSummary(ctx, 'alice'), false);
   });
 });
 

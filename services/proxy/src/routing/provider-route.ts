@@ -24,7 +24,7 @@
  * user's `fwdbusy` / `fwdnoanswer` preferences before voicemail; callfwd also applies to calls
  * from other domains and gateways (the book loads it only for local callers).
  */
-import { SipUri, parseUri } from '@voip/sip';
+import { SipUri, TelUri, parseUri, type SipRequest } from '@voip/sip';
 import type { ProxyRouter } from '../core/proxy-core.js';
 import { RequestContext, type FailureContext, type FailureRoute } from '../core/route-context.js';
 import { PROXY_ERRORS } from '../errors.js';
@@ -35,6 +35,7 @@ import { strayAck } from './stray-ack.js';
 import { removePreloadedRoute } from './preloaded-route.js';
 import { keepalive, relay } from './sub-routes.js';
 import { natDetect, natManage } from './nat-sub-routes.js';
+import { telTargetUri } from './tel-target.js';
 
 type Ctx = RequestContext | FailureContext;
 
@@ -169,16 +170,30 @@ async function mailboxAccess(ctx: RequestContext, m: Routes, account: Account): 
 /** route[10]: from an internal domain to an internal domain. */
 async function localToLocal(ctx: RequestContext, m: Routes, caller: AuthResult | null): Promise<void> {
   ctx.hint('inbound->inbound');
-  // MWI: a local user's SUBSCRIBE to message-summary is served by the voicemail server.
-  if (ctx.method === 'SUBSCRIBE' && caller !== null && isMessageSummary(ctx) && m.voicemail.configured) {
-    const uri = ctx.request.uri;
-    if (uri instanceof SipUri && uri.user !== null) {
-      m.voicemail.toMailbox(ctx, '', uri.user);
-      await route1(ctx, m);
-      return;
-    }
+  if (ctx.method === 'SUBSCRIBE' && m.voicemail.mwiConfigured && isMessageSummary(ctx)) {
+    await messageSummary(ctx, m, accountOf(caller));
+    return;
   }
   await toLocalUri(ctx, m, accountOf(caller));
+}
+
+/**
+ * MWI: a SUBSCRIBE `Event: message-summary` (RFC 3842) for a mailbox of ours goes to the
+ * message-summary server (`voicemail.mwiUri`, else `voicemail.uri`; with the Asterisk backend the
+ * voicemail-bridge, which NOTIFYs from Asterisk's AMI MessageWaiting). That server has no
+ * credentials of its own and trusts us, so the authorisation RFC 3842 §6 asks for (message
+ * waiting state is private) is done here: only the mailbox's owner, authenticated, subscribes —
+ * R-URI and To both name the authenticated user — anyone else (another user, a trusted peer, a
+ * foreign domain) gets 403.
+ */
+async function messageSummary(ctx: RequestContext, m: Routes, subscriber: Account | null): Promise<void> {
+  if (subscriber === null || !isAccount(ctx.request.uri, subscriber) || !isAccount(ctx.request.to.uri, subscriber)) {
+    ctx.reply(403, 'Forbidden');
+    return;
+  }
+  m.voicemail.toMessageSummary(ctx, subscriber.username);
+  ctx.hint('mwi subscription');
+  await route1(ctx, m);
 }
 
 /** route[11]: from an internal domain (authenticated) to another domain: route by DNS. */
@@ -194,6 +209,11 @@ async function localToForeign(ctx: RequestContext, m: Routes): Promise<void> {
  */
 async function foreignToLocal(ctx: RequestContext, m: Routes): Promise<void> {
   ctx.hint('outbound->inbound');
+  // Nobody from outside watches a mailbox of ours (messageSummary refuses without a subscriber).
+  if (ctx.method === 'SUBSCRIBE' && m.voicemail.mwiConfigured && isMessageSummary(ctx)) {
+    await messageSummary(ctx, m, null);
+    return;
+  }
   await toLocalUri(ctx, m, null);
 }
 
@@ -291,7 +311,10 @@ async function forward(ctx: Ctx, m: Routes, forwarder: Account, target: string):
     return;
   }
   seen.add(key);
-  const uri = parseUri(target);
+  const parsed = parseUri(target);
+  // A tel: target is the number as the forwarder would dial it: sip:NUMBER@their domain, so
+  // the dial plan below checks the forwarder's groups and LCR picks the gateway.
+  const uri = parsed instanceof TelUri ? telTargetUri(parsed, forwarder.domain) : parsed;
   if (!(uri instanceof SipUri)) {
     // A preference that is no SIP URI is a provisioning error; the user is treated as unreachable.
     ctx.reply(480, 'Temporarily Unavailable');
@@ -391,6 +414,11 @@ async function route1(ctx: Ctx, m: Routes): Promise<void> {
 function accountOf(auth: AuthResult | null): Account | null {
   if (auth === null || !auth.authorized || auth.username === null || auth.domain === null) return null;
   return { username: auth.username, domain: auth.domain };
+}
+
+/** The URI names `account`: user parts compare case-sensitively, hosts not (RFC 3261 §19.1.4). */
+function isAccount(uri: SipRequest['uri'], account: Account): boolean {
+  return uri instanceof SipUri && uri.user === account.username && uri.hostNoBrackets().toLowerCase() === account.domain.toLowerCase();
 }
 
 /** Event: message-summary (RFC 3842), the message-waiting package. */

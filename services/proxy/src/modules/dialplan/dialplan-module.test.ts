@@ -33,6 +33,13 @@ describe('dialplan: the book\'s North-American plan is the default configuration
     assert.deepEqual(m.match('011442071234567'), { group: 'int', normalised: '+442071234567', denyReason: 'No perm. for internat.calls' });
   });
 
+  test('numbers already in E.164: +1 NANP → ld, any other + → int, unchanged', async () => {
+    const m = await plan(null);
+    assert.deepEqual(m.match('+12125551234'), { group: 'ld', normalised: '+12125551234', denyReason: 'No permissions for long distance' });
+    assert.deepEqual(m.match('+442071234567'), { group: 'int', normalised: '+442071234567', denyReason: 'No perm. for internat.calls' });
+    for (const u of ['+1212555123', '+02071234567', '+4420712345678901', '+']) assert.equal(m.match(u), null, u);
+  });
+
   test('anything else is no PSTN number', async () => {
     const m = await plan(null);
     for (const u of ['1555123', '555123', '55512345', '1112555123', 'alice', '011', '', '9'.repeat(100)]) assert.equal(m.match(u), null, u);

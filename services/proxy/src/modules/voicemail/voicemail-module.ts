@@ -17,23 +17,28 @@ export interface VoicemailSettings {
   uri?: string | undefined;
   /** What a local user dials to reach their own mailbox. */
   mailboxAccess: string;
+  /**
+   * Where SUBSCRIBE `Event: message-summary` goes; absent = `uri`. With the Asterisk backend
+   * `uri` is Asterisk (media) while the bridge answers the subscriptions (AMI MessageWaiting).
+   */
+  mwiUri?: string | undefined;
 }
 
 class VoicemailModule implements VoicemailApi {
   private readonly target: SipUri | null;
+  private readonly mwiTarget: SipUri | null;
 
   constructor(private readonly s: VoicemailSettings) {
-    let target: SipUri | null = null;
-    if (s.uri !== undefined) {
-      const parsed = SipUri.parse(s.uri);
-      if (!(parsed instanceof SipUri)) throw new Error(`voicemail.uri ${s.uri} is not a SIP URI`);
-      target = parsed;
-    }
-    this.target = target;
+    this.target = s.uri === undefined ? null : sipTarget('voicemail.uri', s.uri);
+    this.mwiTarget = s.mwiUri === undefined ? this.target : sipTarget('voicemail.mwiUri', s.mwiUri);
   }
 
   get configured(): boolean {
     return this.target !== null;
+  }
+
+  get mwiConfigured(): boolean {
+    return this.mwiTarget !== null;
   }
 
   toMailbox(ctx: ForwardingContext, prefix: 'b' | 'u' | '', user: string): boolean {
@@ -41,9 +46,14 @@ class VoicemailModule implements VoicemailApi {
     if (t === null) return false;
     // rewritehostport: host and port (and the transport) of the voicemail server; the user part
     // is the callee's with the book's one-letter prefix.
-    ctx.request.uri = new SipUri({ scheme: t.scheme, user: `${prefix}${user}`, host: t.host, port: t.port, params: t.params });
-    ctx.nextHop = null;
-    ctx.targets = [];
+    rewrite(ctx, t, `${prefix}${user}`);
+    return true;
+  }
+
+  toMessageSummary(ctx: ForwardingContext, user: string): boolean {
+    const t = this.mwiTarget;
+    if (t === null) return false;
+    rewrite(ctx, t, user);
     return true;
   }
 
@@ -51,6 +61,19 @@ class VoicemailModule implements VoicemailApi {
     const uri = ctx.request.uri;
     return this.target !== null && uri instanceof SipUri && uri.user === this.s.mailboxAccess;
   }
+}
+
+function sipTarget(key: string, text: string): SipUri {
+  const parsed = SipUri.parse(text);
+  if (!(parsed instanceof SipUri)) throw new Error(`${key} ${text} is not a SIP URI`);
+  return parsed;
+}
+
+/** R-URI = sip:<user>@<server host:port;params>; the request is routed afresh from it. */
+function rewrite(ctx: ForwardingContext, t: SipUri, user: string): void {
+  ctx.request.uri = new SipUri({ scheme: t.scheme, user, host: t.host, port: t.port, params: t.params });
+  ctx.nextHop = null;
+  ctx.targets = [];
 }
 
 export function init(deps: { settings: VoicemailSettings }): VoicemailApi {
