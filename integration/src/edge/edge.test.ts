@@ -2,13 +2,17 @@
  * The proxy at the network edge with real programs (docs/security.md, issue 8 item 4, issue 9
  * items 3–4): `sip-proxy --db file:…` started with no auth settings at all, as a new user
  * would; SIPp 3.6 and Debian's baresip 1.0.0 register and call; a nonce issued before a
- * restart is accepted after it (the generated secret is kept in .sip-proxy/); sipvicious'
- * svwar finds no user and svcrack is blocked (probes rebuilt in sipvicious-probes.ts); no
- * relay through ACK; a flooding source is blocked while another keeps working; a SIPp burst
- * far past capacity gets 503 + Retry-After and the next normal call succeeds.
+ * restart is accepted after it (the generated secret is kept in .sip-proxy/); the real
+ * sipvicious 0.3.3 (Debian's svwar and svcrack, sipvicious.ts) finds no user and cracks no
+ * password, with the scanner drop on (no answer at all) and off (identical answers; svcrack
+ * blocked after 10 guesses); no relay through ACK; a flooding source is blocked while another
+ * keeps working; a SIPp burst far past capacity gets 503 + Retry-After and the next normal
+ * call succeeds.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +21,8 @@ import { stringify } from 'yaml';
 import { allocatePorts, assertSippOk, createBackend, explain, receivedBy, UdpEndpoint, type Backend, type ProgramHandle } from '../harness/index.js';
 import { registerPhone, type Ch5Proxy } from '../mysql/ch5-lab.js';
 import { Baresip } from './baresip.js';
-import { svcrack, svwar } from './sipvicious-probes.js';
+import { svwar as svwarProbe } from './sipvicious-probes.js';
+import { svcrack, svwar, type SipviciousRun } from './sipvicious.js';
 
 const DOMAIN = 'example.com';
 const USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' } as const;
@@ -33,6 +38,14 @@ function md5(s: string): string {
 async function stats(adminUrl: string): Promise<Record<string, number>> {
   return (await (await fetch(`${adminUrl}/stats`)).json()) as Record<string, number>;
 }
+
+/** What a sipvicious run printed, for assertion messages. */
+function told(r: SipviciousRun): string {
+  return `stdout:\n${r.stdout}\nstderr (tail):\n${r.stderr.slice(-3000)}`;
+}
+
+/** Extensions svwar tries: the subscribers, numbers and the usual guesses. */
+const EXTENSIONS = ['alice', 'bob', 'carol', '100', '101', '1000', 'admin', 'test'];
 
 describe('edge: sip-proxy --db with default settings', () => {
   let lab: Backend;
@@ -142,29 +155,35 @@ describe('edge: sip-proxy --db with default settings', () => {
     }
   });
 
-  it('svwar-style scan: with its own User-Agent no answer at all; with any other, existing and missing users look the same', async () => {
-    const extensions = ['alice', 'bob', 'carol', '100', '101', '1000', 'admin', 'test'];
-    const scanned = await svwar({ host: lab.host, port: sipPort!, domain: DOMAIN, extensions, userAgent: 'friendly-scanner', localAddress: '127.0.0.61' });
-    assert.deepEqual([...scanned.values()], extensions.map(() => null), 'the scanner is dropped silently');
-    const disguised = await svwar({ host: lab.host, port: sipPort!, domain: DOMAIN, extensions: ['svwar-baseline-9f3a', ...extensions], userAgent: 'Linphone/5.2', localAddress: '127.0.0.62' });
-    const baseline = disguised.get('svwar-baseline-9f3a');
-    assert.ok(baseline, 'answered');
-    const found = extensions.filter((e) => disguised.get(e)?.shape !== baseline.shape);
-    assert.deepEqual(found, [], [...disguised.entries()].map(([k, v]) => `${k}: ${v?.shape}`).join('\n'));
-    assert.equal(baseline.status, 401);
+  it('real svwar (REGISTER, INVITE) and svcrack against the defaults: their User-Agent is dropped, no answer at all, nothing found', async () => {
+    const [p1, p2, p3] = await allocatePorts(3);
+    const dir = lab.workDir.sub('sipvicious-defaults');
+    const common = { host: lab.host, port: sipPort!, domain: DOMAIN, dir };
+    const before = await stats(proxy.adminUrl);
+    for (const [method, localPort] of [['REGISTER', p1!], ['INVITE', p2!]] as const) {
+      const r = await svwar({ ...common, localPort, extensions: EXTENSIONS, method, force: true });
+      assert.equal(r.noResponse, true, told(r));
+      assert.deepEqual([...r.found.keys()], [], told(r));
+    }
+    const crack = await svcrack({ ...common, localPort: p3!, user: 'carol', passwords: ['1234', 'carol', USERS.carol] });
+    assert.equal(crack.noResponse, true, told(crack));
+    assert.deepEqual([...crack.found.keys()], [], told(crack));
+    // Each tool's first request was dropped by secfilter (it stops there), none reached auth.
+    const after = await stats(proxy.adminUrl);
+    assert.equal(after.secfilter_dropped! - before.secfilter_dropped!, 3, JSON.stringify(after));
+    assert.equal(after.auth_failures, before.auth_failures);
   });
 
-  it('svcrack-style run: blocked after 10 wrong passwords, the right one at guess 15 is refused', async () => {
-    const passwords = [...Array.from({ length: 14 }, (_, i) => `guess${i}`), USERS.carol];
-    const run = await svcrack({ host: lab.host, port: sipPort!, domain: DOMAIN, extension: 'carol', passwords, userAgent: 'Linphone/5.2', localAddress: '127.0.0.63' });
-    assert.equal(run.cracked, null, run.answers.join(','));
-    assert.deepEqual(run.answers, [...Array(10).fill(401), ...Array(5).fill(403)]);
-    const s = await stats(proxy.adminUrl);
-    assert.ok(s.auth_blocks! >= 1 && s.auth_refused_blocked! >= 5, JSON.stringify(s));
-    // fail2ban's failregex from docs/security.md, <HOST> as fail2ban expands it.
-    const failregex = /^\{.*"event":"auth-failed","ip":"(?<host>[0-9A-Fa-f.:]+)"/m;
-    const lines = proxy.handle.logTail(64 * 1024).split('\n').filter((l) => failregex.exec(l)?.groups?.host === '127.0.0.63');
-    assert.equal(lines.length, 10);
+  // The real svwar always says `User-Agent: friendly-scanner` and compares status lines only;
+  // this probe (sipvicious-probes.ts) disguises its User-Agent and compares every header name
+  // and the challenge apart from its nonce, which the real tool cannot do.
+  it('svwar-style probe with a disguised User-Agent: existing and missing users get answers alike in every header', async () => {
+    const disguised = await svwarProbe({ host: lab.host, port: sipPort!, domain: DOMAIN, extensions: ['svwar-baseline-9f3a', ...EXTENSIONS], userAgent: 'Linphone/5.2', localAddress: '127.0.0.62' });
+    const baseline = disguised.get('svwar-baseline-9f3a');
+    assert.ok(baseline, 'answered');
+    const found = EXTENSIONS.filter((e) => disguised.get(e)?.shape !== baseline.shape);
+    assert.deepEqual(found, [], [...disguised.entries()].map(([k, v]) => `${k}: ${v?.shape}`).join('\n'));
+    assert.equal(baseline.status, 401);
   });
 
   it('no relay through ACK: third-party R-URI, with or without To tag, local or foreign From, is not forwarded', async () => {
@@ -199,6 +218,126 @@ describe('edge: sip-proxy --db with default settings', () => {
       await victim.close();
       await attacker.close();
     }
+  });
+});
+
+/**
+ * A registrar that does tell users apart (404 for a missing one, 401 for `users`), as many
+ * PBXs do: the control that shows svwar and our parsing of its table do find users when the
+ * answers differ, so "none found" against the proxy means something.
+ */
+async function leakyRegistrar(host: string, users: readonly string[]): Promise<{ port: number; close(): void }> {
+  const sock = createSocket('udp4');
+  sock.on('message', (buf, rinfo) => {
+    const text = buf.toString('latin1');
+    const lines = text.slice(0, text.indexOf('\r\n\r\n')).split('\r\n');
+    const header = (name: string): string[] => lines.filter((l) => l.toLowerCase().startsWith(`${name}:`));
+    const to = header('to')[0] ?? '';
+    const user = /sip:([^@>;]+)@/.exec(to)?.[1] ?? '';
+    const known = users.includes(user);
+    const reply = [
+      known ? 'SIP/2.0 401 Unauthorized' : 'SIP/2.0 404 Not Found',
+      ...header('via'),
+      ...header('from'),
+      `${to};tag=leaky`,
+      ...header('call-id'),
+      ...header('cseq'),
+      ...(known ? ['WWW-Authenticate: Digest realm="example.com", nonce="0123456789abcdef", algorithm=MD5'] : []),
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    sock.send(Buffer.from(reply, 'latin1'), rinfo.port, rinfo.address);
+  });
+  sock.bind(0, host);
+  await once(sock, 'listening');
+  return { port: sock.address().port, close: () => sock.close() };
+}
+
+describe('edge: the real sipvicious with the scanner drop off (secfilter.enabled: false)', () => {
+  let lab: Backend;
+  let proxy: Ch5Proxy;
+  let sipPort: number;
+  let dir: string;
+
+  before(async () => {
+    lab = await createBackend('edge-sipvicious');
+    let adminPort: number;
+    [sipPort, adminPort] = (await allocatePorts(2)) as [number, number];
+    dir = lab.workDir.sub('sipvicious');
+    const subscribers = lab.workDir.file('subscribers.yaml');
+    const users = { ...USERS, dave: 'dave-pw' };
+    writeFileSync(subscribers, stringify({ domains: [DOMAIN], subscribers: Object.entries(users).map(([username, password]) => ({ username, domain: DOMAIN, password })) }));
+    // Everything else at its default: svwar and svcrack cannot change their User-Agent, so
+    // this is how they meet the challenges and the guessing limits.
+    const cfg = lab.workDir.file('proxy.yaml');
+    writeFileSync(cfg, stringify({ secfilter: { enabled: false } }));
+    const handle = await lab.startProgram(
+      'sip-proxy',
+      ['--listen', `udp:${lab.host}:${sipPort}`, '--admin', `${lab.host}:${adminPort}`, '--db', `file:${subscribers}`, '--config', cfg, '--log-level', 'warn'],
+      { readyPattern: /listening on/, readyTimeoutMs: 20_000 },
+    );
+    proxy = { handle, sipAddress: `${lab.host}:${sipPort}`, adminUrl: `http://${lab.host}:${adminPort}` };
+  });
+
+  after(async () => {
+    await lab?.close();
+  });
+
+  it('control: svwar finds the users of a registrar that answers them differently', async () => {
+    const leaky = await leakyRegistrar(lab.host, ['alice', 'bob']);
+    try {
+      const [localPort] = await allocatePorts(1);
+      const r = await svwar({ host: lab.host, port: leaky.port, localPort: localPort!, domain: DOMAIN, dir, extensions: EXTENSIONS, method: 'REGISTER', force: false });
+      assert.equal(r.baseline, 'SIP/2.0 404 Not Found', told(r));
+      assert.deepEqual([...r.found.entries()].sort(), [['alice', 'reqauth'], ['bob', 'reqauth']], told(r));
+    } finally {
+      leaky.close();
+    }
+  });
+
+  it('svwar -m REGISTER and -m INVITE find no extension: every answer is the one for a random extension', async () => {
+    const [p1, p2, p3] = await allocatePorts(3);
+    const common = { host: lab.host, port: sipPort, domain: DOMAIN, dir };
+    // Without --force svwar gives up at once: a random extension is challenged.
+    const plain = await svwar({ ...common, localPort: p1!, extensions: EXTENSIONS, method: 'REGISTER', force: false });
+    assert.match(plain.stderr, /replied with an authentication request for an unknown extension/, told(plain));
+    assert.deepEqual([...plain.found.keys()], [], told(plain));
+    for (const [method, localPort, status] of [
+      ['REGISTER', p2!, 'SIP/2.0 401 Unauthorized'],
+      ['INVITE', p3!, 'SIP/2.0 407 Proxy Authentication Required'],
+    ] as const) {
+      const r = await svwar({ ...common, localPort, extensions: EXTENSIONS, method, force: true });
+      assert.equal(r.baseline, status, told(r));
+      assert.deepEqual([...r.found.keys()], [], told(r));
+    }
+  });
+
+  it('svcrack: the right password at guess 25 is not cracked; blocked after 10 guesses (fail2ban lines, 403s)', async () => {
+    const [p1, p2] = await allocatePorts(2);
+    const common = { host: lab.host, port: sipPort, domain: DOMAIN, dir };
+    // Control: with the password early svcrack cracks it (its digest and our parsing work).
+    // It costs this address 2 failures; the carol run adds 10, under the per-address limit
+    // (20), which svcrack must not reach: refused without a challenge it would resend
+    // unauthenticated REGISTERs as fast as it can until killed.
+    const control = await svcrack({ ...common, localPort: p1!, user: 'dave', passwords: ['123456', 'dave', 'dave-pw', 'password'] });
+    assert.deepEqual([...control.found.entries()], [['dave', 'dave-pw']], told(control));
+
+    const before = await stats(proxy.adminUrl);
+    const passwords = [...Array.from({ length: 24 }, (_, i) => `guess${i}`), USERS.carol];
+    const r = await svcrack({ ...common, localPort: p2!, user: 'carol', passwords });
+    assert.deepEqual([...r.found.keys()], [], told(r));
+    assert.match(r.stderr, /found nothing/, told(r));
+    const s = await stats(proxy.adminUrl);
+    // Guesses 1–10 failed (401 with a new challenge), 11–25 were refused 403, the last one too.
+    assert.equal(s.auth_failures! - before.auth_failures!, 10, JSON.stringify(s));
+    assert.equal(s.auth_refused_blocked! - before.auth_refused_blocked!, 15, JSON.stringify(s));
+    const log = proxy.handle.logTail(256 * 1024).split('\n');
+    // fail2ban's failregex from docs/security.md, <HOST> as fail2ban expands it.
+    const failregex = /^\{.*"event":"auth-failed","ip":"(?<host>[0-9A-Fa-f.:]+)"/;
+    const carol = log.filter((l) => failregex.exec(l)?.groups?.host === '127.0.0.1' && l.includes('"user":"carol"'));
+    assert.equal(carol.length, 10, carol.join('\n'));
+    assert.equal(log.filter((l) => l.includes('"event":"auth-blocked"') && l.includes(`"key":"carol@${DOMAIN}"`)).length, 1);
   });
 });
 

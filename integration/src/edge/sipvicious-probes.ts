@@ -1,33 +1,31 @@
 /**
- * sipvicious' two attacks, rebuilt from its message shapes (sipvicious is not packaged in
- * Debian bookworm and PyPI is out of reach here): raw UDP from the test process.
+ * A stricter svwar than the real one (sipvicious.ts runs Debian's sipvicious 0.3.3): raw UDP
+ * from the test process, because the real tool cannot do two things the edge suite checks —
+ * it always sends `User-Agent: friendly-scanner` (here any User-Agent, so the probe gets past
+ * secfilter as a disguised scanner would), and it compares only the status line of each answer
+ * with the answer for a missing extension (here the status, reason, header names in order and
+ * the challenge without its nonce).
  *
- *  - svwar (extension enumeration): a REGISTER per extension, To/From = the extension, R-URI
- *    `sip:EXT@HOST`, `User-Agent: friendly-scanner`; an extension whose answer differs from the
- *    answer for a surely-missing one (status, reason, headers) is "found".
- *  - svcrack (password cracking): REGISTER for one extension, then one REGISTER per guessed
- *    password answering the latest challenge (MD5, RFC 2069 style without qop as svcrack
- *    does), taking the fresh nonce of each 401 for the next guess; a 200 means "cracked".
+ * Message shape as svwar's: a REGISTER per extension, To/From = the extension, R-URI
+ * `sip:EXT@HOST`; an extension whose answer differs from the answer for a surely-missing one is
+ * "found". The real svcrack is used as is (sipvicious.ts): what it cannot show, the answer to
+ * each guess, the proxy's counters and log lines show.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { UdpEndpoint, type ReceivedDatagram } from '../harness/index.js';
 
 function hex(n: number): string {
   return randomBytes(n).toString('hex');
 }
 
-function md5(s: string): string {
-  return createHash('md5').update(s).digest('hex');
-}
-
 export interface ProbeAnswer {
   status: number;
   reason: string;
-  /** What svwar compares: status, reason, header names in order, the challenge without its nonce. */
+  /** What the probe compares (the real svwar: the status line only): status, reason, header names in order, the challenge without its nonce. */
   shape: string;
 }
 
-function register(ep: UdpEndpoint, host: string, ext: string, ua: string, callId: string, cseq: number, authorization?: string): string {
+function register(ep: UdpEndpoint, host: string, ext: string, ua: string, callId: string, cseq: number): string {
   return [
     `REGISTER sip:${ext}@${host} SIP/2.0`,
     `Via: SIP/2.0/UDP ${ep.address}:${ep.port};branch=z9hG4bK-${hex(8)};rport`,
@@ -38,7 +36,6 @@ function register(ep: UdpEndpoint, host: string, ext: string, ua: string, callId
     `Call-ID: ${callId}`,
     `Contact: sip:${ext}@${ep.address}:${ep.port}`,
     `CSeq: ${cseq} REGISTER`,
-    ...(authorization ? [`Authorization: ${authorization}`] : []),
     'Accept: application/sdp',
     'Content-Length: 0',
     '',
@@ -101,50 +98,6 @@ export async function svwar(o: { host: string; port: number; domain: string; ext
       out.set(ext, d ? answerOf(d) : null);
     }
     return out;
-  } finally {
-    await ep.close();
-  }
-}
-
-export interface SvcrackRun {
-  /** The status that answered each guess, in order (null: no answer in time). */
-  answers: (number | null)[];
-  /** The password that got a 200, if any. */
-  cracked: string | null;
-}
-
-/** svcrack against one extension with `passwords` in order; stops at the first 200. */
-export async function svcrack(o: { host: string; port: number; domain: string; extension: string; passwords: readonly string[]; userAgent: string; localAddress: string }): Promise<SvcrackRun> {
-  const ep = await UdpEndpoint.open(o.localAddress);
-  const callId = hex(16);
-  let cseq = 1;
-  const next = async (authorization?: string): Promise<ReceivedDatagram | null> => {
-    const from = ep.received.length;
-    const seq = cseq++;
-    await ep.send(register(ep, o.domain, o.extension, o.userAgent, callId, seq, authorization), o.host, o.port);
-    return ep.waitFor((d) => callIdOf(d) === callId && new RegExp(`^${seq} `).test(d.message.header('cseq') ?? '') && (d.message.status ?? 0) >= 200, 3_000, from);
-  };
-  try {
-    let last = await next();
-    const answers: (number | null)[] = [];
-    for (const password of o.passwords) {
-      const challenge = last?.message.header('www-authenticate') ?? null;
-      let authorization: string | undefined;
-      if (challenge !== null) {
-        const realm = /realm="([^"]*)"/.exec(challenge)?.[1] ?? o.domain;
-        const nonce = /nonce="([^"]*)"/.exec(challenge)?.[1] ?? '';
-        const uri = `sip:${o.domain}`;
-        const response = md5(`${md5(`${o.extension}:${realm}:${password}`)}:${nonce}:${md5(`REGISTER:${uri}`)}`);
-        authorization = `Digest username="${o.extension}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5`;
-      }
-      const r = await next(authorization);
-      const status = r?.message.status ?? null;
-      answers.push(status);
-      if (status === 200) return { answers, cracked: password };
-      // A 401 carries the next nonce; after a 403 svcrack keeps the last challenge it had.
-      if (status === 401) last = r;
-    }
-    return { answers, cracked: null };
   } finally {
     await ep.close();
   }

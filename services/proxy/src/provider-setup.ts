@@ -29,6 +29,11 @@ export interface ProviderReloaders {
 export interface ProviderSetup {
   readonly modules: ProviderModules;
   readonly reloaders: ProviderReloaders;
+  /**
+   * Whether a source address is a peer the in-memory tables trust (permissions trusted/address,
+   * LCR gateway ip_addr): pike does not count it (docs/security.md). No database access.
+   */
+  trustsSource(address: string, port: number): boolean;
   stop(): void;
 }
 
@@ -84,6 +89,10 @@ export async function setupProvider(config: ProxyConfig, storage: Storage, ch5: 
         dialplan: () => plan.reload(),
         // usr_preferences and grp are read per call through short-TTL caches: dropping them is the reload.
         preferences: () => Promise.resolve(forwarding.flush() + groups.flush()),
+      },
+      trustsSource(address: string, port: number): boolean {
+        const ip = permissions.canonicalIp(address);
+        return perms.trustsSource(ip, port) || routing.isGatewayAddress(ip);
       },
       stop(): void {
         for (const s of started) s.stop();

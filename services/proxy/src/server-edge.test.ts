@@ -134,7 +134,12 @@ async function stats(): Promise<Record<string, number>> {
 
 before(async () => {
   const file = join(dir, 'subscribers.yaml');
-  writeFileSync(file, `domains: [${D}]\nsubscribers:\n  - { username: alice, domain: ${D}, password: alice-pw }\n  - { username: bob, domain: ${D}, password: bob-pw }\n  - { username: dave, domain: ${D}, password: dave-pw }\n  - { username: erin, domain: ${D}, password: erin-pw }\n`);
+  writeFileSync(file, `domains: [${D}]\nsubscribers:\n  - { username: alice, domain: ${D}, password: alice-pw }\n  - { username: bob, domain: ${D}, password: bob-pw }\n  - { username: dave, domain: ${D}, password: dave-pw }\n  - { username: erin, domain: ${D}, password: erin-pw }\n` +
+      // Peers of the provider's tables (exempt from pike): a trusted row, an address-group
+      // range, an LCR gateway.
+      `trusted:\n  - { src_ip: 127.0.0.55, from_pattern: "^sip:.*@pstn\\\\.example\\\\.net$" }\naddresses:\n  - { grp: 1, ip_addr: 127.0.0.56 }\n` +
+      `gateways:\n  - { name: gw-lcr, host: "127.0.0.57:5060" }\n`,
+  );
   const config = parseConfig({
     listen: ['udp:127.0.0.1:0'],
     admin: { listen: '127.0.0.1:0' },
@@ -256,6 +261,39 @@ describe('flood and scanners', () => {
     const s = await stats();
     assert.equal(s.pike_blocks, 1);
     assert.ok(s.pike_dropped! >= 60, JSON.stringify(s));
+  });
+
+  it('peers the provider trusts (trusted row, address group, LCR gateway) are never blocked; an untrusted source is', async () => {
+    const before = await stats();
+    const flood = (p: Peer, n: number): void => {
+      for (let i = 0; i < n; i++) {
+        p.send(request(p, { method: 'OPTIONS', ruri: `sip:127.0.0.1:${port}`, from: `sip:gw@${p.host}`, to: `sip:127.0.0.1:${port}`, callId: `busy-${p.host}-${i}` }));
+      }
+    };
+    const busyAnswers = (p: Peer): number => p.inbox.filter((m) => !isRequest(m) && m.callId.startsWith('busy-')).length;
+    // 60 requests each within the window, past maxRequests (40); the ping after them is
+    // answered, so they were all handled (same source, in order) and none was dropped.
+    for (const host of ['127.0.0.55', '127.0.0.56', '127.0.0.57']) {
+      const gw = await peer(host);
+      flood(gw, 60);
+      assert.equal((await ping(gw)).status, 200, `${host} blocked`);
+      assert.equal(busyAnswers(gw), 60, host);
+    }
+    // The same burst from an untrusted source: blocked at the 41st request, the other 19 dropped.
+    const untrusted = await peer('127.0.0.58');
+    flood(untrusted, 60);
+    let s = await stats();
+    while (s.pike_dropped! - before.pike_dropped! < 20) {
+      await new Promise((r) => setTimeout(r, 10));
+      s = await stats();
+    }
+    assert.equal(s.pike_dropped! - before.pike_dropped!, 20, JSON.stringify(s));
+    assert.equal(s.pike_blocks! - before.pike_blocks!, 1, JSON.stringify(s));
+    assert.ok(busyAnswers(untrusted) <= 40, `${busyAnswers(untrusted)} answered`);
+    assert.deepEqual(
+      logLines.filter((l) => l.includes('"event":"pike-blocked"')).map((l) => /"ip":"([^"]+)"/.exec(l)?.[1]).filter((ip) => ip?.startsWith('127.0.0.5') && ip !== '127.0.0.51'),
+      ['127.0.0.58'],
+    );
   });
 
   it('a scanner user agent is dropped silently', async () => {

@@ -253,7 +253,9 @@ export async function startProxy(config: ProxyConfig, logger: Logger, opts: Star
   } else {
     core.attach(transactions, createRouter(modules));
   }
-  const pikeGuard = config.pike.enabled ? pike.init({ settings: config.pike, logger }) : null;
+  // Peers the provider's tables trust (gateways) are exempt from pike like `pike.trusted`.
+  const peers = provider;
+  const pikeGuard = config.pike.enabled ? pike.init({ settings: config.pike, logger, trustedPeer: peers !== null ? (ip, port): boolean => peers.trustsSource(ip, port) : null }) : null;
   const scannerFilter = config.secfilter.enabled ? secfilter.init({ settings: config.secfilter, logger }) : null;
   const filters: RequestFilter[] = [];
   if (pikeGuard) filters.push(pikeGuard);

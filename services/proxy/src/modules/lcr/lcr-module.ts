@@ -100,6 +100,8 @@ function hostOf(row: LcrGatewayRow): string | null {
 
 export class LcrModule implements LcrApi {
   private tables: LcrTables = { byPrefix: new Map(), maxPrefix: 0, gateways: 0, rules: 0 };
+  /** ip_addr of this instance's gateways (lower case, no brackets): pike exempts them. */
+  private gatewayIps: ReadonlySet<string> = new Set();
   private readonly log: Logger;
   private readonly reloader: TableReloader;
 
@@ -134,8 +136,18 @@ export class LcrModule implements LcrApi {
   private async load(): Promise<number> {
     const [gws, rules, targets] = await Promise.all([this.repo.gateways(), this.repo.rules(), this.repo.targets()]);
     this.tables = this.compile(gws, rules, targets);
+    this.gatewayIps = new Set(gws.filter((g) => g.lcrId === this.s.lcrId && g.ipAddr !== null && g.ipAddr !== '').map((g) => g.ipAddr!.replace(/^\[|\]$/g, '').toLowerCase()));
     this.log.info({ lcrId: this.s.lcrId, gateways: this.tables.gateways, rules: this.tables.rules }, 'lcr tables loaded');
     return this.tables.gateways + this.tables.rules;
+  }
+
+  /**
+   * Whether `ip` (as canonicalIp of the permissions module writes it) is the ip_addr of one of
+   * our gateways, defunct ones included (they still send BYEs and calls). Gateways named by
+   * hostname are not matched: no DNS per packet; list their addresses in `address` instead.
+   */
+  isGatewayAddress(ip: string): boolean {
+    return this.gatewayIps.has(ip);
   }
 
   private compile(gwRows: readonly LcrGatewayRow[], ruleRows: readonly LcrRuleRow[], targetRows: readonly LcrRuleTargetRow[]): LcrTables {

@@ -161,6 +161,20 @@ export class PermissionsModule implements PermissionsApi {
     return port !== undefined && port.check(ip, fam);
   }
 
+  /**
+   * Whether `ip` (canonical, see canonicalIp) is a peer these tables trust, by address alone:
+   * a `trusted` row for it whatever its proto and patterns, or an address range of the group
+   * (any port, or `port`). For pike's exemption (docs/security.md), which runs before any
+   * route and must not count a gateway's traffic; a lookup in the loaded set, no query.
+   */
+  trustsSource(ip: string, port: number): boolean {
+    if (this.set.trusted.has(ip)) return true;
+    const fam = family(ip);
+    if (fam === null) return false;
+    if (this.set.ranges.get(0)?.check(ip, fam) === true) return true;
+    return this.set.ranges.get(port)?.check(ip, fam) === true;
+  }
+
   /** Entries in force (trusted rows + address ranges of the group). */
   get size(): number {
     return this.set.count;

@@ -1,1 +1,1 @@
-export { name, init, PikeGuard, networkList, inNetworks, type PikeSettings } from './pike-guard.js';
+export { name, init, PikeGuard, networkList, inNetworks, type PikeSettings, type TrustedPeer } from './pike-guard.js';

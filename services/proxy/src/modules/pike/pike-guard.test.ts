@@ -56,6 +56,25 @@ describe('pike', () => {
     assert.throws(() => networkList(['10.0.0.0/33']));
   });
 
+  it('peers the routing tables trust (trustedPeer) are neither counted nor blocked; it is asked with the source port', () => {
+    const asked: string[] = [];
+    const peer = (ip: string, port: number): boolean => {
+      asked.push(`${ip}:${port}`);
+      return ip === '203.0.113.9' && port === 5060;
+    };
+    const p = new PikeGuard(S, silentLogger, Date.now, peer);
+    for (let i = 0; i < 100; i++) assert.equal(p.admit('203.0.113.9', 5060), true);
+    assert.equal(p.tracked, 0);
+    // The same address from another port is not the peer (an address row bound to a port).
+    const other = Array.from({ length: 20 }, () => p.admit('203.0.113.9', 5062));
+    assert.ok(other.includes(false));
+    assert.equal(asked[0], '203.0.113.9:5060');
+    // Static trusted networks are checked first: the peer function is not asked for them.
+    const n = asked.length;
+    p.admit('10.1.2.3');
+    assert.equal(asked.length, n);
+  });
+
   it('memory is bounded and idle sources are forgotten', () => {
     const c = clock();
     const p = new PikeGuard({ ...S, maxTracked: 100 }, silentLogger, c.now);

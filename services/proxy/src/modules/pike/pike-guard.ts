@@ -3,8 +3,10 @@
  * source IP are counted over a sliding window (two fixed windows, the previous one weighted
  * by how much of it still overlaps: O(1) state per address); a source past `maxRequests`
  * within `windowMs` is blocked for `blockSeconds`: every request from it is dropped without
- * an answer, and one log line says so (not one per packet). Trusted networks are neither
- * counted nor blocked. Memory is bounded: `maxTracked` addresses at most, least recently seen
+ * an answer, and one log line says so (not one per packet). Trusted sources are neither
+ * counted nor blocked: the static `trusted` networks and, through `trustedPeer`, the peers the
+ * routing tables already trust (Kamailio's pike has no such link; its config runs
+ * `allow_trusted()` before `pike_check_req()` for the same effect). Memory is bounded: `maxTracked` addresses at most, least recently seen
  * evicted first, and `sweep()` forgets idle ones.
  *
  * Runs before the transaction layer (core/request-filter.ts), so a flood creates no
@@ -15,6 +17,14 @@ import type { Logger, MessageSource, SipRequest } from '@voip/sip';
 import type { RequestFilter } from '../../core/request-filter.js';
 
 export const name = 'pike';
+
+/**
+ * Whether a source is a peer the provider's in-memory tables trust (permissions trusted and
+ * address rows, LCR gateway addresses): a busy gateway sends more than any phone and must not
+ * be blocked for it. Called once per request from an untrusted network, so it must be a
+ * lookup in memory, never a database query.
+ */
+export type TrustedPeer = (ip: string, port: number) => boolean;
 
 export interface PikeSettings {
   enabled: boolean;
@@ -62,16 +72,18 @@ export class PikeGuard implements RequestFilter {
   private readonly blockMs: number;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly trustedPeer: TrustedPeer | null;
   private sweepTimer: NodeJS.Timeout | null = null;
   /** Metrics. */
   blocks = 0;
   dropped = 0;
 
-  constructor(private readonly s: PikeSettings, logger: Logger, now: () => number = Date.now) {
+  constructor(private readonly s: PikeSettings, logger: Logger, now: () => number = Date.now, trustedPeer: TrustedPeer | null = null) {
     this.trusted = networkList(s.trusted);
     this.blockMs = s.blockSeconds * 1000;
     this.log = logger.child({ layer: 'proxy.pike' });
     this.now = now;
+    this.trustedPeer = trustedPeer;
   }
 
   /** Starts the periodic sweep of idle addresses (stopped by close()). */
@@ -88,17 +100,21 @@ export class PikeGuard implements RequestFilter {
 
   admitRequest(req: SipRequest, source: MessageSource): boolean {
     void req;
-    return this.admit(source.address);
+    return this.admit(source.address, source.port);
   }
 
   /** Unparsable input counts like a request: a flood of garbage is a flood. */
   admitSource(source: MessageSource): boolean {
-    return this.admit(source.address);
+    return this.admit(source.address, source.port);
   }
 
-  /** Counts one request from `ip`; false when the source is (or just became) blocked. */
-  admit(ip: string): boolean {
+  /**
+   * Counts one request from `ip` (`port`: its source port, for address rows bound to a port);
+   * false when the source is (or just became) blocked.
+   */
+  admit(ip: string, port = 0): boolean {
     if (inNetworks(this.trusted, ip)) return true;
+    if (this.trustedPeer !== null && this.trustedPeer(ip, port)) return true;
     const now = this.now();
     let st = this.sources.get(ip);
     if (st === undefined) {
@@ -178,8 +194,8 @@ export class PikeGuard implements RequestFilter {
   }
 }
 
-export function init(deps: { settings: PikeSettings; logger: Logger; now?: () => number }): PikeGuard {
-  const g = new PikeGuard(deps.settings, deps.logger, deps.now);
+export function init(deps: { settings: PikeSettings; logger: Logger; now?: () => number; trustedPeer?: TrustedPeer | null }): PikeGuard {
+  const g = new PikeGuard(deps.settings, deps.logger, deps.now, deps.trustedPeer ?? null);
   g.start();
   return g;
 }
