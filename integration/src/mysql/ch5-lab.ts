@@ -4,6 +4,7 @@
  * user/domain/contact from an injection file).
  */
 import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -25,8 +26,15 @@ export interface Sipctl {
   stderr: string;
 }
 
+/**
+ * sipctl reloads the proxy a test names (--proxy-admin), never one it would find in
+ * ./.sip-proxy/admin-url of whoever runs the tests (a proxy of another suite started there):
+ * its state directory is one that does not exist.
+ */
+const NO_PROXY_STATE_DIR = join(tmpdir(), `voip-it-no-proxy-state-${process.pid}`);
+
 export async function sipctl(args: string[]): Promise<Sipctl> {
-  const r = await runToCompletion(process.execPath, [SIPCTL, ...args], 30_000);
+  const r = await runToCompletion(process.execPath, [SIPCTL, ...args], 30_000, { ...process.env, SIP_PROXY_STATE_DIR: NO_PROXY_STATE_DIR });
   return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 

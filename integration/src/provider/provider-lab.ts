@@ -9,9 +9,10 @@
  * (allow_trusted() tells peers apart by source address).
  */
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import type { Backend, ProgramHandle } from '../harness/index.js';
+import { repoRoot, runToCompletion, type Backend, type ProgramHandle } from '../harness/index.js';
 import { DOMAIN, NONCE_SECRET, sipctlOk } from '../mysql/ch5-lab.js';
 
 export { DOMAIN };
@@ -91,6 +92,23 @@ export interface ProviderProxy {
   readonly handle: ProgramHandle;
   readonly sipAddress: string;
   readonly adminUrl: string;
+  /** Its state directory (stateDir), where it writes admin-url for sipctl. */
+  readonly stateDir: string;
+}
+
+const SIPCTL = join(repoRoot, 'services', 'proxy', 'dist', 'cli', 'sipctl.js');
+
+/**
+ * sipctl as an operator runs it next to the proxy: no --proxy-admin and no SIP_PROXY_ADMIN, only
+ * the proxy's state directory (SIP_PROXY_STATE_DIR, the variable sip-proxy reads too), where
+ * sipctl finds the admin URL the proxy wrote. Must succeed; returns stdout.
+ */
+export async function sipctlBesideProxy(stateDir: string, args: string[]): Promise<string> {
+  const env: NodeJS.ProcessEnv = { ...process.env, SIP_PROXY_STATE_DIR: stateDir };
+  delete env.SIP_PROXY_ADMIN;
+  const r = await runToCompletion(process.execPath, [SIPCTL, ...args], 30_000, env);
+  if (r.code !== 0) throw new Error(`sipctl ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+  return r.stdout;
 }
 
 /**
@@ -112,6 +130,8 @@ export async function startProviderProxy(
   },
 ): Promise<ProviderProxy> {
   const cfg = lab.workDir.file(`${o.name ?? 'provider-proxy'}.yaml`);
+  // One state directory for the lab's proxy, kept across its restarts.
+  const stateDir = lab.workDir.sub('proxy-state');
   writeFileSync(
     cfg,
     stringify({
@@ -123,6 +143,7 @@ export async function startProviderProxy(
       voicemail: { uri: `sip:${lab.host}:${o.ports.voicemail}` },
       // Not under test here: right after a start the event-loop delay can trip the guard's 503.
       overload: { enabled: false },
+      stateDir,
       ...o.config,
     }),
   );
@@ -131,5 +152,19 @@ export async function startProviderProxy(
     ['--listen', `udp:${lab.host}:${o.ports.sip}`, '--admin', `${lab.host}:${o.ports.admin}`, '--db', o.dbUrl, '--route', 'provider', '--config', cfg, '--log-level', 'warn', ...(o.workers === undefined ? [] : ['--workers', String(o.workers)]), ...(o.args ?? [])],
     { readyPattern: /listening on/, readyTimeoutMs: 20_000 },
   );
-  return { handle, sipAddress: `${lab.host}:${o.ports.sip}`, adminUrl: `http://${lab.host}:${o.ports.admin}` };
+  return { handle, sipAddress: `${lab.host}:${o.ports.sip}`, adminUrl: `http://${lab.host}:${o.ports.admin}`, stateDir };
+}
+
+/**
+ * `sip-proxy --db URL` exactly as a new user starts it: listen, admin and the database, no
+ * config file, so no auth settings (the default algorithms, a generated nonce secret in
+ * .sip-proxy/ of the working directory) and the default route (provider, with --db).
+ */
+export async function startDefaultProxy(lab: Backend, o: { dbUrl: string; ports: ProviderPorts }): Promise<ProviderProxy> {
+  const handle = await lab.startProgram(
+    'sip-proxy',
+    ['--listen', `udp:${lab.host}:${o.ports.sip}`, '--admin', `${lab.host}:${o.ports.admin}`, '--db', o.dbUrl, '--log-level', 'warn'],
+    { readyPattern: /listening on/, readyTimeoutMs: 20_000 },
+  );
+  return { handle, sipAddress: `${lab.host}:${o.ports.sip}`, adminUrl: `http://${lab.host}:${o.ports.admin}`, stateDir: join(lab.workDir.path, '.sip-proxy') };
 }

@@ -10,6 +10,7 @@ import { startProxy, VERSION } from './server.js';
 import { runWorkers } from './cluster/main-thread.js';
 import { warmUp } from './warm-up.js';
 import { defaultStateDir, loadOrCreateNonceSecret } from './modules/auth/nonce-secret-store.js';
+import { removeAdminUrlFile, writeAdminUrlFile } from './cli/admin-url-file.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -109,11 +110,22 @@ try {
     `sip-proxy ${VERSION} listening on ${listening.join(' ')}; admin API ${proxy.adminUrl ?? 'disabled'}` +
       `${config.workers > 1 ? `; ${config.workers} worker threads` : ''}\n`,
   );
+  // sipctl without --proxy-admin finds the admin API (a random port by default) in the state
+  // directory, so its changes apply at once rather than at the next periodic reload.
+  let adminUrlFile: string | null = null;
+  if (proxy.adminUrl !== null) {
+    try {
+      adminUrlFile = writeAdminUrlFile(defaultStateDir(config.stateDir), proxy.adminUrl);
+    } catch (err) {
+      logger.warn({ err }, 'cannot write admin-url to the state directory: sipctl needs --proxy-admin');
+    }
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    if (adminUrlFile !== null && proxy.adminUrl !== null) removeAdminUrlFile(adminUrlFile, proxy.adminUrl);
     proxy.close().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -3,7 +3,8 @@
  * `ul show|rm|add` and `online`, counters for `monitor`, and the reloads that make a database
  * change take effect at once (domains, permissions, LCR, dial plan, preferences). The URL is the
  * one sip-proxy prints at start-up ("admin API http://127.0.0.1:PORT"), given as --proxy-admin
- * or SIP_PROXY_ADMIN.
+ * or SIP_PROXY_ADMIN, else read from the admin-url file sip-proxy keeps in its state directory
+ * (admin-url-file.ts).
  */
 import { CliError } from './cli-error.js';
 
@@ -37,19 +38,39 @@ export const RELOAD_PATHS = {
 } as const;
 export type ReloadKind = keyof typeof RELOAD_PATHS;
 
+/**
+ * The admin URL came from a proxy's admin-url file and nothing listens there: the proxy that
+ * wrote it is gone (killed, crashed) and left the file behind. A stored change is then loaded
+ * by the next proxy at its start; a command that needs live state has nothing to ask.
+ */
+export class StaleAdminFileError extends CliError {
+  constructor(
+    readonly url: string,
+    readonly file: string,
+  ) {
+    super(`no proxy answers at ${url}, named in ${file} (stale: its proxy is gone); start sip-proxy, or give --proxy-admin URL`, 1);
+  }
+}
+
 export class AdminClient {
   private readonly base: string;
+  /** The admin-url file the URL was read from; null when given as --proxy-admin / SIP_PROXY_ADMIN. */
+  private readonly file: string | null;
 
-  constructor(url: string | undefined) {
-    if (!url) throw new CliError('this command talks to a running proxy: give --proxy-admin URL (or SIP_PROXY_ADMIN)', 2);
+  constructor(url: string | undefined, file: string | null = null) {
+    if (!url) {
+      throw new CliError('this command talks to a running proxy: none found in its state directory (--state-dir or SIP_PROXY_STATE_DIR); give --proxy-admin URL (or SIP_PROXY_ADMIN)', 2);
+    }
+    const what = file === null ? '--proxy-admin' : `the admin URL in ${file}`;
     let u: URL;
     try {
       u = new URL(url);
     } catch {
-      throw new CliError(`--proxy-admin must be an http:// URL, got "${url.slice(0, 80)}"`, 2);
+      throw new CliError(`${what} must be an http:// URL, got "${url.slice(0, 80)}"`, 2);
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CliError(`--proxy-admin must be an http:// URL, got "${url.slice(0, 80)}"`, 2);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CliError(`${what} must be an http:// URL, got "${url.slice(0, 80)}"`, 2);
     this.base = u.toString().replace(/\/$/, '');
+    this.file = file;
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; data: T }> {
@@ -64,6 +85,8 @@ export class AdminClient {
     } catch (err) {
       const c = (err as { cause?: { code?: string; message?: string } }).cause;
       const cause = c?.code ?? c?.message ?? (err as Error).message;
+      // Refused = nothing listens on that port any more; a timeout is a proxy that hangs, reported as such.
+      if (this.file !== null && c?.code === 'ECONNREFUSED') throw new StaleAdminFileError(this.base, this.file);
       throw new CliError(`cannot reach the proxy admin API at ${this.base}: ${cause}`);
     }
     const text = await res.text();

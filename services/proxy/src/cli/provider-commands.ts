@@ -2,7 +2,8 @@
  * sipctl commands for the provider route's tables (book ch. 7–8): trusted peers and address
  * groups (permissions), PSTN gateways and LCR rules (lcr), speed dials (speeddial) and the dial
  * plan (dialplan). Each change is stored, then the running proxy is told to reload that data
- * (admin API) so it applies at once; without --proxy-admin it applies at the next periodic reload.
+ * (admin API, found as sipctl-program.ts says) so it applies at once; with no proxy found it
+ * applies at the next periodic reload.
  *
  * Errors follow the other commands: one line, exit 2 for a bad value, 3 for nothing found,
  * 1 for a failed operation (duplicate, database down).

@@ -3,8 +3,9 @@
  * preferences and the provider route's tables (trusted peers, address groups, LCR gateways and
  * rules, speed dials, dial plan; provider-commands.ts) live in the database (--db URL or
  * SIP_DB_URL, the same URL sip-proxy runs with). Live bindings, counters, OPTIONS pings and
- * the reloads that apply a change at once go to the running proxy (--proxy-admin URL or
- * SIP_PROXY_ADMIN, printed by sip-proxy at start-up).
+ * the reloads that apply a change at once go to the running proxy: --proxy-admin URL, else
+ * SIP_PROXY_ADMIN, else the URL sip-proxy wrote to `admin-url` in its state directory
+ * (admin-url-file.ts; --state-dir or SIP_PROXY_STATE_DIR, as sip-proxy reads it).
  *
  * Human output by default, --json for scripts. Every error ends the run with a non-zero status
  * and one line on stderr: 1 operation failed, 2 usage, 3 not found.
@@ -16,7 +17,8 @@ import { assertSchema, openStorage } from '@voip/storage';
 import { StorageError } from '@voip/storage';
 import { PROVIDER_TABLE_VERSIONS, REQUIRED_TABLE_VERSIONS, type Storage } from '@voip/storage';
 import { formatAccount, parseAccount, parseDomain } from './account.js';
-import { AdminClient, type ReloadKind } from './admin-client.js';
+import { AdminClient, StaleAdminFileError, type ReloadKind } from './admin-client.js';
+import { adminUrlDirs, AdminUrlFileError, readAdminUrlFile } from './admin-url-file.js';
 import { CliError } from './cli-error.js';
 import { Output, type CliIo } from './output.js';
 import { checkForwardingPreference, registerProviderCommands, reportChange } from './provider-commands.js';
@@ -30,12 +32,20 @@ const ALL_TABLES = [...Object.keys(REQUIRED_TABLE_VERSIONS), ...Object.keys(PROV
 interface GlobalOptions {
   db?: string;
   proxyAdmin?: string;
+  stateDir?: string;
   json?: boolean;
+}
+
+/** Where the admin URL came from: given (--proxy-admin, SIP_PROXY_ADMIN) or a proxy's admin-url file. */
+interface AdminTarget {
+  url: string;
+  file: string | null;
 }
 
 /** Per-run state: the output and, once a command needs it, the database. */
 class Session {
   private storage: Storage | null = null;
+  private target: AdminTarget | null | undefined = undefined;
 
   constructor(
     readonly program: Command,
@@ -60,15 +70,42 @@ class Session {
     return this.storage;
   }
 
-  admin(): AdminClient {
-    return new AdminClient(this.opts.proxyAdmin ?? this.env.SIP_PROXY_ADMIN);
+  /**
+   * The running proxy's admin API: --proxy-admin > SIP_PROXY_ADMIN > the admin-url file in the
+   * proxy's state directory; null when none is given and no proxy left its URL.
+   */
+  private adminTarget(): AdminTarget | null {
+    if (this.target !== undefined) return this.target;
+    const given = this.opts.proxyAdmin ?? this.env.SIP_PROXY_ADMIN;
+    if (given) {
+      this.target = { url: given, file: null };
+    } else {
+      try {
+        const r = readAdminUrlFile(adminUrlDirs(this.opts.stateDir ?? this.env.SIP_PROXY_STATE_DIR));
+        this.target = r === null ? null : { url: r.url, file: r.path };
+      } catch (err) {
+        if (err instanceof AdminUrlFileError) throw new CliError(err.message, 1);
+        throw err;
+      }
+    }
+    return this.target;
   }
 
-  /** Tells a running proxy to reload its domains, when one was named; else it reloads on its own. */
+  admin(): AdminClient {
+    const t = this.adminTarget();
+    return new AdminClient(t?.url, t?.file ?? null);
+  }
+
+  /** Tells a running proxy to reload its domains, when one is found; else it reloads on its own. */
   async reloadDomainsIfProxy(): Promise<string> {
-    if (!(this.opts.proxyAdmin ?? this.env.SIP_PROXY_ADMIN)) return 'the proxy picks it up at its next domain reload';
-    const n = await this.admin().reloadDomains();
-    return `the proxy reloaded its domains (${n})`;
+    if (this.adminTarget() === null) return 'the proxy picks it up at its next domain reload';
+    try {
+      const n = await this.admin().reloadDomains();
+      return `the proxy reloaded its domains (${n})`;
+    } catch (err) {
+      if (err instanceof StaleAdminFileError) return `no proxy is running at ${err.url} (stale ${err.file}); a proxy loads it when it starts`;
+      throw err;
+    }
   }
 
   /**
@@ -77,11 +114,13 @@ class Session {
    * failed reload is reported with what was already stored, so the operator knows not to redo it.
    */
   async reloadIfProxy(kind: ReloadKind, done: string): Promise<{ message: string; reloaded: number | null }> {
-    if (!(this.opts.proxyAdmin ?? this.env.SIP_PROXY_ADMIN)) return { message: `${done} (the proxy picks it up at its next periodic reload)`, reloaded: null };
+    if (this.adminTarget() === null) return { message: `${done} (the proxy picks it up at its next periodic reload)`, reloaded: null };
     try {
       const n = await this.admin().reload(kind);
       return { message: `${done} (the proxy reloaded ${RELOAD_WHAT[kind]}: ${n})`, reloaded: n };
     } catch (err) {
+      // The proxy that left its URL is gone: nothing runs to reload, the next one loads the change at its start.
+      if (err instanceof StaleAdminFileError) return { message: `${done} (no proxy is running at ${err.url}, stale ${err.file}; a proxy loads it when it starts)`, reloaded: null };
       // Exit 1 whatever the API said (even 404): the change itself was found and stored.
       if (err instanceof CliError) throw new CliError(`${done}, but the proxy did not reload: ${err.message}`, 1);
       throw err;
@@ -449,7 +488,8 @@ export async function runSipctl(argv: readonly string[], io: CliIo, env: NodeJS.
     .description("Admin tool of the SIP proxy (the book's openserctl)")
     .version(SIPCTL_VERSION)
     .option('--db <url>', 'database, mysql://USER:PASS@HOST:PORT/DB (default: SIP_DB_URL)')
-    .option('--proxy-admin <url>', "running proxy's admin API, http://HOST:PORT (default: SIP_PROXY_ADMIN)")
+    .option('--proxy-admin <url>', "running proxy's admin API, http://HOST:PORT (default: SIP_PROXY_ADMIN, else the URL sip-proxy wrote to its state directory)")
+    .option('--state-dir <dir>', "sip-proxy's state directory, where it writes admin-url (default: SIP_PROXY_STATE_DIR, else /var/lib/sip-proxy, else ./.sip-proxy)")
     .option('--json', 'machine-readable output')
     .exitOverride()
     .configureOutput({

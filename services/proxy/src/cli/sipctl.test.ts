@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -17,6 +20,7 @@ import { LocationStore } from '../modules/location/location-store.js';
 import { calculateHa1 } from '@voip/storage';
 import { MysqlStorage } from '@voip/storage';
 import { createTestDatabase, type TestDatabase } from '@voip/storage/testing';
+import { removeAdminUrlFile, writeAdminUrlFile } from './admin-url-file.js';
 import { runSipctl } from './sipctl-program.js';
 
 interface Run {
@@ -25,7 +29,14 @@ interface Run {
   err: string;
 }
 
-async function sipctl(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+/**
+ * An empty state directory for runs that name no proxy: without it sipctl would look for a
+ * sip-proxy's admin-url in ./.sip-proxy (and /var/lib/sip-proxy) of whoever runs the tests.
+ */
+const NO_PROXY_STATE = mkdtempSync(join(tmpdir(), 'sipctl-no-proxy-'));
+after(() => rmSync(NO_PROXY_STATE, { recursive: true, force: true }));
+
+async function sipctl(args: string[], env: NodeJS.ProcessEnv = { SIP_PROXY_STATE_DIR: NO_PROXY_STATE }): Promise<Run> {
   let out = '';
   let err = '';
   const code = await runSipctl(args, { out: (t) => (out += t), err: (t) => (err += t) }, env);
@@ -414,6 +425,80 @@ describe('sipctl provider-route changes reach the running proxy (admin API reloa
   });
 });
 
+describe("sipctl finds the running proxy without --proxy-admin (admin-url in sip-proxy's state directory)", () => {
+  let db: TestDatabase;
+  const given = new FakeAdmin();
+  const fromEnv = new FakeAdmin();
+  const fromFile = new FakeAdmin();
+  let stateDir: string;
+  let closedUrl: string;
+  before(async () => {
+    db = await createTestDatabase('voip_sipctl_discovery');
+    assert.equal((await sipctl(['--db', db.url, 'db', 'init'])).code, 0);
+    await Promise.all([given.start(), fromEnv.start(), fromFile.start()]);
+    stateDir = mkdtempSync(join(tmpdir(), 'sipctl-state-'));
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    closedUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise((r) => probe.close(r));
+  });
+  after(async () => {
+    await Promise.all([given.stop(), fromEnv.stop(), fromFile.stop()]);
+    rmSync(stateDir, { recursive: true, force: true });
+    await db?.drop();
+  });
+  const calls = (): number[] => [given.calls.length, fromEnv.calls.length, fromFile.calls.length];
+
+  it('precedence: --proxy-admin, then SIP_PROXY_ADMIN, then the admin-url file sip-proxy wrote', async () => {
+    const file = writeAdminUrlFile(stateDir, fromFile.url, 4242);
+    assert.equal(file, join(stateDir, 'admin-url'));
+    const env = { SIP_PROXY_STATE_DIR: stateDir, SIP_PROXY_ADMIN: fromEnv.url };
+    const steps: [string[], NodeJS.ProcessEnv, number[]][] = [
+      [['--proxy-admin', given.url, 'trusted', 'add', '192.0.2.1'], env, [1, 0, 0]],
+      [['trusted', 'add', '192.0.2.2'], env, [1, 1, 0]],
+      [['trusted', 'add', '192.0.2.3'], { SIP_PROXY_STATE_DIR: stateDir }, [1, 1, 1]],
+      // --state-dir names the directory as sip-proxy's --state-dir does.
+      [['--state-dir', stateDir, 'trusted', 'add', '192.0.2.4'], {}, [1, 1, 2]],
+    ];
+    for (const [args, e, expected] of steps) {
+      const r = await sipctl(['--db', db.url, ...args], e);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.out, /\(the proxy reloaded its trusted peers and address groups: \d+\)\n$/, args.join(' '));
+      assert.deepEqual(calls(), expected, args.join(' '));
+    }
+    assert.deepEqual(fromFile.calls, ['POST /permissions/reload', 'POST /permissions/reload']);
+  });
+
+  it('a stale file (its proxy gone): a stored change says so in one line and succeeds; a live-state command fails in one line', async () => {
+    const file = writeAdminUrlFile(stateDir, closedUrl, 4343);
+    const change = await sipctl(['--db', db.url, 'trusted', 'add', '192.0.2.9'], { SIP_PROXY_STATE_DIR: stateDir });
+    assert.equal(change.code, 0, change.err);
+    assert.equal(change.out, `trusted peer 192.0.2.9 (any) added as id ${/as id (\d+)/.exec(change.out)?.[1]} (no proxy is running at ${closedUrl}, stale ${file}; a proxy loads it when it starts)\n`);
+    const live = await sipctl(['online'], { SIP_PROXY_STATE_DIR: stateDir });
+    assert.equal(live.code, 1);
+    assert.equal(live.err, `sipctl: no proxy answers at ${closedUrl}, named in ${file} (stale: its proxy is gone); start sip-proxy, or give --proxy-admin URL\n`);
+  });
+
+  it('a file that is not an admin-url record is one line, exit 1; no file means no proxy', async () => {
+    writeFileSync(join(stateDir, 'admin-url'), 'garbage\n');
+    const bad = await sipctl(['online'], { SIP_PROXY_STATE_DIR: stateDir });
+    assert.equal(bad.code, 1);
+    assert.equal(bad.err, `sipctl: ${join(stateDir, 'admin-url')} does not hold a proxy admin URL; remove it, or give --proxy-admin URL\n`);
+    rmSync(join(stateDir, 'admin-url'));
+    const none = await sipctl(['--db', db.url, 'trusted', 'rm', '192.0.2.9'], { SIP_PROXY_STATE_DIR: stateDir });
+    assert.equal(none.code, 0, none.err);
+    assert.match(none.out, /\(the proxy picks it up at its next periodic reload\)\n$/);
+  });
+
+  it("sip-proxy removes the file at shutdown only while it names that proxy", () => {
+    const file = writeAdminUrlFile(stateDir, 'http://127.0.0.1:1111', 10);
+    writeAdminUrlFile(stateDir, 'http://127.0.0.1:2222', 20);
+    assert.equal(removeAdminUrlFile(file, 'http://127.0.0.1:1111', 10), false, 'a second proxy replaced it');
+    assert.equal(removeAdminUrlFile(file, 'http://127.0.0.1:2222', 20), true);
+    assert.equal(removeAdminUrlFile(file, 'http://127.0.0.1:2222', 20), false, 'already gone');
+  });
+});
+
 describe('sipctl errors reaching the database', () => {
   it('an unreachable database is one line and exit 1; the password is never printed', async () => {
     const r = await sipctl(['--db', 'mysql://kamailio:topsecretpw@127.0.0.1:1/kamailio', 'list']);
@@ -468,7 +553,7 @@ describe('sipctl live-state commands (admin API)', () => {
   });
 
   it('commands that need the proxy say so without --proxy-admin, and fail in one line when it is down', async () => {
-    const none = await sipctl(['online'], {});
+    const none = await sipctl(['online']);
     assert.equal(none.code, 2);
     assert.match(none.err, /--proxy-admin/);
     // A port that was just free: nothing listens there.
