@@ -413,7 +413,8 @@ export const ProxyConfigSchema = z
     db: DbSchema.default({ connectAttempts: 10 }),
     auth: AuthSchema.prefault({}),
     /**
-     * Where state that must survive restarts lives (the generated nonce secret). Default:
+     * Where state that must survive restarts lives (the generated nonce secret; `admin-url`,
+     * where sipctl finds the running proxy's admin API, docs/sipctl.md). Default:
      * /var/lib/sip-proxy when that directory exists and is writable, else .sip-proxy in the
      * working directory.
      */
