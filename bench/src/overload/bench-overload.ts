@@ -172,7 +172,8 @@ async function main(): Promise<number> {
       SippRun.start(registry, {
         ...sippBase,
         role,
-        scenarioFile: join(BENCH_DIR, 'src', 'overload', 'uac-call-or-503.xml'),
+        // The edge suite's overload caller: the same call-or-503 flow the test asserts on.
+        scenarioFile: join(BENCH_DIR, '..', 'integration', 'src', 'edge', 'scenarios', 'uac-call-or-503.xml'),
         localPort: uacPort!,
         remote: `${o.host}:${sipPort}`,
         rate,
