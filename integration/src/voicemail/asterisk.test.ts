@@ -6,7 +6,9 @@
  * voicemail-bridge --backend asterisk writes voicemail.conf from the same subscribers as the
  * proxy and reloads app_voicemail over AMI; the message lands in Asterisk's spool, the
  * bridge's HTTP API lists and serves it, and Asterisk's MessageWaiting (AMI) becomes an
- * unsolicited MWI NOTIFY the bridge sends through the proxy to bob's registered phone.
+ * unsolicited MWI NOTIFY the bridge sends through the proxy to bob's registered phone. A phone
+ * that subscribes (SUBSCRIBE message-summary through the proxy, which sends it to
+ * `voicemail.mwiUri`: the bridge) gets its NOTIFYs in the subscription instead (erin's).
  *
  * Runs in the containers backend only: selected by INTEGRATION_BACKEND=containers; in the
  * native backend this file registers no test. With INTEGRATION_BACKEND=containers and no
@@ -30,11 +32,15 @@ const TONE_SECONDS = 3;
 /** Asterisk colours its console even without a terminal. */
 const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 /**
- * How long alice listens before she speaks: Asterisk's busy greeting for a mailbox without a
- * recorded one (vm-theperson, vm-isonphone, vm-intro, beep from the image's
- * asterisk-core-sounds-en-gsm: about 10 s), with room to spare.
+ * How long alice listens before she speaks: Asterisk's greeting for a mailbox without a
+ * recorded one, from the image's asterisk-core-sounds-en-gsm (33-byte GSM frames of 20 ms):
+ * vm-theperson 2.04 s, vm-isonphone 1.46 s (busy) or vm-isunavail 1.26 s (unavailable),
+ * vm-intro 5.66 s, beep 0.44 s: 9.6 s and 9.4 s. The wait must end inside the window after the
+ * beep: app_voicemail's recorder (__ast_play_and_record) hangs up when no audio frame comes
+ * within 2 × 2 s ("No audio available"), and alice sends nothing while she listens. So she
+ * starts about 2 s after the beep: as far from the beep as from that limit.
  */
-const GREETING_MS = 14_000;
+const GREETING_MS = 11_500;
 
 const selected = (await backendName()) === 'containers';
 if (!selected) {
@@ -109,7 +115,13 @@ if (!selected) {
         .withStartupTimeout(180_000)
         .start();
 
-      proxy = await startProviderProxy(lab, { dbUrl, ports });
+      // Calls go to Asterisk (voicemail.uri); SUBSCRIBE message-summary goes to the bridge
+      // (voicemail.mwiUri), which answers it from Asterisk's spool and AMI events.
+      proxy = await startProviderProxy(lab, {
+        dbUrl,
+        ports,
+        config: { voicemail: { uri: `sip:${lab.host}:${ports.voicemail}`, mwiUri: `sip:127.0.0.2:${vmOwn!}` } },
+      });
       assertSippOk([await registerPhone(lab, proxy, { user: 'bob', password: password('bob'), contactPort: bobPort })]);
       fixtures = writeFixtures(dir, 440, TONE_SECONDS);
       bridge = await BridgeProcess.start({
@@ -179,8 +191,9 @@ if (!selected) {
         });
         const msg = list[0]!;
         assert.equal(msg.folder, 'new');
-        // PJSIP takes the caller ID from the From the proxy forwarded (alice's own).
-        assert.equal(msg.caller, 'alice');
+        // PJSIP takes the caller ID from the From the proxy forwarded (alice's own); the bridge
+        // reports it as a SIP URI in the subscriber's domain.
+        assert.equal(msg.caller, `sip:alice@${DOMAIN}`, 'the caller as a SIP URI, as the built-in engine reports it');
         const wavResponse = await fetch(`${api}/${msg.id}.wav`);
         assert.equal(wavResponse.status, 200);
         const wav = wavSamples(Buffer.from(await wavResponse.arrayBuffer()));
@@ -209,6 +222,45 @@ if (!selected) {
         rtp.close();
         await sink?.stop().catch(() => {});
       }
+    });
+
+    it('MWI by subscription: erin SUBSCRIBEs (digest) through the proxy to the bridge; a message Asterisk records for her turns it to yes', async () => {
+      const sub = await lab.startSipp({
+        name: 'erin-subscribe',
+        scenario: 'vm-subscribe-digest',
+        remote: proxy.sipAddress,
+        keys: { vm_user: 'erin', domain: DOMAIN, changes: 1 },
+        timeoutMs: 120_000,
+        extraArgs: ['-au', 'erin', '-ap', password('erin')],
+      });
+      await waitFor('the subscription at the bridge', async () => ((await bridge.health()).subscriptions === 1 ? true : null), 20_000);
+      // erin has no registered phone (and, unlike carol, no forwarding): the provider route
+      // sends alice's call to Asterisk as `uerin` (VoiceMail(erin@default,u)).
+      const rtp = await RtpSink.open();
+      try {
+        const call = await lab.startSipp({
+          name: 'alice-to-offline-erin',
+          scenario: 'vm-deposit-digest',
+          remote: proxy.sipAddress,
+          keys: { caller: 'alice', callee: 'erin', domain: DOMAIN, rtp_port: rtp.port, greeting_ms: GREETING_MS, audio: fixtures.tone, audio_ms: TONE_SECONDS * 1000 + 300 },
+          timeoutMs: 60_000,
+          extraArgs: ['-au', 'alice', '-ap', password('alice')],
+        });
+        ok(await call.result());
+      } finally {
+        rtp.close();
+      }
+      const r = await sub.result(90_000);
+      ok(r);
+      const notifies = receivedBy(r, { method: 'NOTIFY' });
+      // The NOTIFY at subscribe time (empty mailbox), the one for the new message, and the
+      // final one after the unsubscribe (RFC 6665 §4.2.1.4).
+      assert.deepEqual(notifies.map((n) => /^Messages-Waiting:\s*(yes|no)/im.exec(n.body)?.[1]), ['no', 'yes', 'yes']);
+      assert.match(notifies[1]!.body, new RegExp(`^Message-Account:\\s*sip:erin@${DOMAIN.replace(/\./g, '\\.')}`, 'im'));
+      assert.match(notifies[1]!.body, /^Voice-Message:\s*1\/0/im);
+      assert.match(notifies[2]!.header('subscription-state') ?? '', /^terminated/);
+      // In the dialog the proxy record-routed: every NOTIFY crossed it.
+      for (const n of notifies) assert.match(n.header('via') ?? '', new RegExp(proxy.sipAddress.replace(/\./g, '\\.')));
     });
   });
 }

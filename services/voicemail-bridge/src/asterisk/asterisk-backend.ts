@@ -116,7 +116,7 @@ export class AsteriskBackend implements AmiListener {
     if (Number.isFinite(newMessages) && Number.isFinite(oldMessages)) {
       this.spool.changed(sub.username, sub.domain, { newMessages, oldMessages });
     } else {
-      void this.spool.counts(sub.username).then((c) => this.spool.changed(sub.username, sub.domain, c));
+      void this.spool.counts(sub.username, sub.domain).then((c) => this.spool.changed(sub.username, sub.domain, c));
     }
   }
 

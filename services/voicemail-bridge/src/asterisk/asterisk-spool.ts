@@ -29,12 +29,23 @@ export function parseMessageInfo(text: string): Record<string, string> {
   return out;
 }
 
-/** `"Alice" <sip:alice@example.com>` or `"alice" <alice>` → caller and display name. */
-function callerOf(callerid: string | undefined): { caller: string; callerName: string | null } {
-  if (callerid === undefined || callerid === '') return { caller: 'unknown', callerName: null };
-  const m = /^\s*(?:"([^"]*)"\s*)?<([^>]*)>\s*$/.exec(callerid);
-  if (m === null) return { caller: callerid, callerName: null };
-  return { caller: m[2]!, callerName: m[1] ?? null };
+const USER_RE = /^[A-Za-z0-9_.!~*'()&=+$,;?/%-]{1,64}$/;
+
+/**
+ * app_voicemail's `callerid=` as the built-in engine reports callers: a SIP URI. Asterisk
+ * writes `"Name" <num>` with the caller's number (for the proxy's calls, the From user), so
+ * `"alice" <alice>` becomes `sip:alice@<the mailbox's domain>` (the subscriber's domain: the
+ * proxy only sends its own users' calls here); a full `<sip:…>` is kept as it is.
+ */
+export function callerOf(callerid: string | undefined, domain: string): { caller: string; callerName: string | null } {
+  if (callerid === undefined || callerid === '' || callerid.toLowerCase() === 'unknown') return { caller: 'unknown', callerName: null };
+  const m = /^\s*(?:"([^"]{0,128})"\s*)?<([^<>]{0,256})>\s*$/.exec(callerid.slice(0, 512));
+  const name = m === null ? null : (m[1] ?? null);
+  const id = (m === null ? callerid : m[2]!).trim();
+  if (/^sips?:/i.test(id)) return { caller: id, callerName: name };
+  if (id.includes('@')) return { caller: `sip:${id}`, callerName: name };
+  if (USER_RE.test(id)) return { caller: `sip:${id}@${domain}`, callerName: name };
+  return { caller: id === '' ? 'unknown' : id, callerName: name };
 }
 
 interface SpoolEntry {
@@ -84,7 +95,7 @@ export class AsteriskSpool implements MailboxReader {
     return join(this.root, this.context, username);
   }
 
-  private async entries(username: string): Promise<SpoolEntry[]> {
+  private async entries(username: string, domain: string): Promise<SpoolEntry[]> {
     const out: SpoolEntry[] = [];
     for (const f of FOLDERS) {
       const dir = join(this.box(username), f.dir);
@@ -105,7 +116,7 @@ export class AsteriskSpool implements MailboxReader {
           continue;
         }
         const kv = parseMessageInfo(text);
-        const { caller, callerName } = callerOf(kv.callerid);
+        const { caller, callerName } = callerOf(kv.callerid, domain);
         const origtime = Number(kv.origtime);
         const msgId = kv.msg_id !== undefined && ID_RE.test(kv.msg_id) ? kv.msg_id : `${f.dir}-${m[1]}`;
         const exten = kv.exten ?? '';
@@ -128,17 +139,17 @@ export class AsteriskSpool implements MailboxReader {
     return out;
   }
 
-  async list(username: string): Promise<MessageInfo[]> {
-    return (await this.entries(username)).map((e) => e.info);
+  async list(username: string, domain: string): Promise<MessageInfo[]> {
+    return (await this.entries(username, domain)).map((e) => e.info);
   }
 
-  async counts(username: string): Promise<MailboxCounts> {
-    const e = await this.entries(username);
+  async counts(username: string, domain: string): Promise<MailboxCounts> {
+    const e = await this.entries(username, domain);
     return { newMessages: e.filter((x) => x.info.folder === 'new').length, oldMessages: e.filter((x) => x.info.folder === 'old').length };
   }
 
-  async audio(username: string, _domain: string, id: string): Promise<Buffer | null> {
-    const e = (await this.entries(username)).find((x) => x.info.id === id);
+  async audio(username: string, domain: string, id: string): Promise<Buffer | null> {
+    const e = (await this.entries(username, domain)).find((x) => x.info.id === id);
     if (e === undefined) return null;
     // format = wav (our voicemail.conf) stores 8 kHz 16-bit PCM; wav49 is GSM and not served.
     try {
@@ -149,7 +160,7 @@ export class AsteriskSpool implements MailboxReader {
   }
 
   async remove(username: string, domain: string, id: string): Promise<boolean> {
-    const all = await this.entries(username);
+    const all = await this.entries(username, domain);
     const e = all.find((x) => x.info.id === id);
     if (e === undefined) return false;
     const files = await readdir(e.dir);
@@ -164,7 +175,7 @@ export class AsteriskSpool implements MailboxReader {
       await rename(join(e.dir, m[0]), join(e.dir, `msg${String(Number(m[1]) - 1).padStart(4, '0')}.${m[2]}`));
     }
     this.refresh?.(username);
-    const c = await this.counts(username);
+    const c = await this.counts(username, domain);
     this.changed(username, domain, c);
     return true;
   }

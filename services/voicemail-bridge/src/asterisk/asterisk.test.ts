@@ -9,7 +9,7 @@ import { loadConfig } from '../config.js';
 import { SubscriberDirectory } from '../subscribers/subscriber-directory.js';
 import { splitAmiPackets, formatAmiAction } from './ami-client.js';
 import { AsteriskBackend } from './asterisk-backend.js';
-import { AsteriskSpool, parseMessageInfo } from './asterisk-spool.js';
+import { AsteriskSpool, callerOf, parseMessageInfo } from './asterisk-spool.js';
 import { renderVoicemailConf } from './voicemail-conf.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vm-ast-'));
@@ -65,17 +65,18 @@ describe('AsteriskSpool (app_voicemail layout)', () => {
       writeFileSync(join(inbox, `msg000${n}.txt`), msgTxt(n, `"Bob" <sip:bob@example.com>`, n === 0 ? 'balice' : 'ualice', 1_700_000_000 + n, 4 + n));
       writeFileSync(join(inbox, `msg000${n}.wav`), `wav${n}`);
     }
-    writeFileSync(join(spool, 'default', 'alice', 'Old', 'msg0000.txt'), msgTxt(9, '"x" <100>', 'balice', 1_600_000_000, 2));
+    // What Asterisk writes for the proxy's calls: the caller's user part in angle brackets.
+    writeFileSync(join(spool, 'default', 'alice', 'Old', 'msg0000.txt'), msgTxt(9, '"carol" <carol>', 'balice', 1_600_000_000, 2));
     const s = new AsteriskSpool(spool, 'default');
-    const list = await s.list('alice');
+    const list = await s.list('alice', 'example.com');
     assert.deepEqual(list.map((m) => [m.id, m.folder, m.duration_s, m.caller, m.callerName, m.reason]), [
       ['1700000000-00000000', 'new', 4, 'sip:bob@example.com', 'Bob', 'busy'],
       ['1700000001-00000001', 'new', 5, 'sip:bob@example.com', 'Bob', 'unavailable'],
       ['1700000002-00000002', 'new', 6, 'sip:bob@example.com', 'Bob', 'unavailable'],
-      ['1600000000-00000009', 'old', 2, '100', 'x', 'busy'],
+      ['1600000000-00000009', 'old', 2, 'sip:carol@example.com', 'carol', 'busy'],
     ]);
     assert.equal(list[0]!.received_at, new Date(1_700_000_000_000).toISOString());
-    assert.deepEqual(await s.counts('alice'), { newMessages: 3, oldMessages: 1 });
+    assert.deepEqual(await s.counts('alice', 'example.com'), { newMessages: 3, oldMessages: 1 });
     assert.equal((await s.audio('alice', 'example.com', '1700000001-00000001'))?.toString(), 'wav1');
     const refreshed: string[] = [];
     s.refresh = (m) => refreshed.push(m);
@@ -85,6 +86,17 @@ describe('AsteriskSpool (app_voicemail layout)', () => {
     assert.deepEqual(refreshed, ['alice']);
     assert.equal(await s.remove('alice', 'example.com', 'nope'), false);
     assert.deepEqual(parseMessageInfo('[message]\n; c\nduration=3\n'), { duration: '3' });
+    assert.equal(typeof list[0]!.duration_s, 'number', 'duration in seconds, a number like the built-in API');
+  });
+
+  it('reports callers as SIP URIs in the mailbox domain, like the built-in engine', () => {
+    assert.deepEqual(callerOf('"alice" <alice>', 'example.com'), { caller: 'sip:alice@example.com', callerName: 'alice' });
+    assert.deepEqual(callerOf('<5551234>', 'example.com'), { caller: 'sip:5551234@example.com', callerName: null });
+    assert.deepEqual(callerOf('bob', 'example.com'), { caller: 'sip:bob@example.com', callerName: null });
+    assert.deepEqual(callerOf('"Bob" <sip:bob@other.net>', 'example.com'), { caller: 'sip:bob@other.net', callerName: 'Bob' });
+    assert.deepEqual(callerOf('"Bob" <bob@other.net>', 'example.com'), { caller: 'sip:bob@other.net', callerName: 'Bob' });
+    assert.deepEqual(callerOf('Unknown', 'example.com'), { caller: 'unknown', callerName: null });
+    assert.deepEqual(callerOf(undefined, 'example.com'), { caller: 'unknown', callerName: null });
   });
 });
 

@@ -1,8 +1,10 @@
 /**
  * Mailbox access (the book's `*98`, routed here as `<user>` with the caller's identity in
  * P-Asserted-Identity): announces the count of new messages, then by DTMF `1` plays the next
- * message (and files it under old), `7` deletes the current one, `9` saves it, `#` says
- * goodbye and hangs up. Digits interrupt whatever is playing. Idle callers are hung up.
+ * message, `7` deletes the current one, `9` saves it (files it under old, which turns the
+ * phone's MWI lamp off once no new one is left), `#` says goodbye and hangs up. A message
+ * heard but neither saved nor deleted stays new. Digits interrupt whatever is playing. Idle
+ * callers are hung up.
  */
 import type { ServerTransaction } from '@voip/sip';
 import type { MessageInfo } from '../mailbox/mailbox-store.js';
@@ -80,7 +82,6 @@ export class MailboxAccessCall extends MediaCall {
         if (this.ended) return;
         this.rtp.play(this.ctx.prompts.get('message'));
         if (r !== null && r.ok) this.rtp.play(resampleTo8k(r.audio.samples, r.audio.sampleRate));
-        if (next.folder === 'new') await this.ctx.mailboxes.markOld(box.username, box.domain, next.id);
         return;
       }
       case '7':
@@ -92,7 +93,7 @@ export class MailboxAccessCall extends MediaCall {
         return;
       case '9':
         if (this.current !== null) {
-          await this.ctx.mailboxes.markOld(box.username, box.domain, this.current.id);
+          if (this.current.folder === 'new') await this.ctx.mailboxes.markOld(box.username, box.domain, this.current.id);
           this.current = null;
           this.rtp.play(this.ctx.prompts.get('saved'));
         }

@@ -58,6 +58,7 @@ export class VoicemailEngine implements RequestHandler, CallContext {
   private readonly calls: Set<MediaCall>;
   /** INVITEs being prepared (ports bound, greeting loaded) → their half-built state. */
   private readonly preparing: Map<ServerTransaction, { cancelled: boolean }>;
+  private quarantined: number;
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
@@ -71,6 +72,7 @@ export class VoicemailEngine implements RequestHandler, CallContext {
     this.mediaAdvertise = opts.mediaAdvertise;
     this.calls = new Set();
     this.preparing = new Map();
+    this.quarantined = 0;
   }
 
   get activeCalls(): number {
@@ -81,7 +83,25 @@ export class VoicemailEngine implements RequestHandler, CallContext {
     return this.preparing.size;
   }
 
+  /** RTP packets received by the calls in progress (tests wait on it for loopback delivery). */
+  get rtpPacketsReceived(): number {
+    let n = 0;
+    for (const c of this.calls) n += c.rtp.stats.packetsReceived;
+    return n;
+  }
+
   releasePort(port: number): void {
+    this.opts.ports.release(port);
+  }
+
+  /** Media ports held back because another program had them bound (see openRtp). */
+  get quarantinedPorts(): number {
+    return this.quarantined;
+  }
+
+  /** @internal end of a port's quarantine */
+  endQuarantine(port: number): void {
+    this.quarantined--;
     this.opts.ports.release(port);
   }
 
@@ -161,7 +181,8 @@ export class VoicemailEngine implements RequestHandler, CallContext {
         return await RtpSession.open(this.opts.mediaIp, port, this.opts.clock);
       } catch {
         // Taken by someone else: leave it marked used for a while, try the next pair.
-        setTimeout(releaseLater, 60_000, this.opts.ports, port).unref();
+        this.quarantined++;
+        setTimeout(endQuarantine, 60_000, this, port).unref();
       }
     }
     return null;
@@ -230,8 +251,8 @@ export class VoicemailEngine implements RequestHandler, CallContext {
   }
 }
 
-function releaseLater(ports: PortAllocator, port: number): void {
-  ports.release(port);
+function endQuarantine(engine: VoicemailEngine, port: number): void {
+  engine.endQuarantine(port);
 }
 
 /** Placeholder usage between createDialog and the call object (same tick; never called). */

@@ -38,13 +38,20 @@ export interface MediaTarget {
 
 async function bindUdp(type: 'udp4' | 'udp6', address: string, port: number): Promise<Socket> {
   const s = createSocket({ type, reuseAddr: false });
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.bind({ address, port, exclusive: true }, () => {
-      s.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind({ address, port, exclusive: true }, () => {
+        s.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    // The socket exists (and holds a handle) even though the bind failed: close it, or every
+    // port found taken leaks one UDP handle.
+    s.close();
+    throw err;
+  }
   return s;
 }
 
