@@ -4,7 +4,8 @@ import { HeaderList, HEADER_KIND_COUNT } from './header-list.js';
 import { formatHeaderName } from './header-name.js';
 import { NameAddr, parseContacts } from './name-addr.js';
 import { parseUint, splitCommas, CHAR, C_WORD } from './chars.js';
-import { type Uri } from './uri.js';
+import { parkedCopy, parkedLatin1 } from './parked-bytes.js';
+import { GenericUri, SipUri, type Uri } from './uri.js';
 import { Via } from './via.js';
 
 export type Contacts = { star: true } | { star: false; contacts: NameAddr[] };
@@ -155,10 +156,16 @@ export abstract class SipMessage {
       // message text alive.
       const start = this._rawStart ?? '';
       this._dryStart = this._rawStart === null ? -1 : start.length;
-      this._dry = Buffer.from(start + this._headers.toLines(), 'latin1');
+      this._dry = parkedLatin1(start + this._headers.toLines());
       this._headers = null;
       this._rawStart = null;
       this._ch = null;
+      // A parsed body is a view of the receive buffer: it would keep the whole datagram alive
+      // next to the parked copy. An empty one becomes the shared empty body, a non-empty one a
+      // parked copy (parked-bytes.ts).
+      const body = this.body;
+      if (body.length === 0) this.body = EMPTY_BODY;
+      else if (body.byteLength !== body.buffer.byteLength) this.body = parkedCopy(body);
     }
     this._dropCaches();
     // The per-kind versions go too (an 11-slot array per message, for the 64*T1 it lingers);
@@ -374,7 +381,11 @@ export function isSip20(v: string): boolean {
 export class SipRequest extends SipMessage {
   method: string;
   version: string;
-  /** @internal */ _uri: Uri;
+  /**
+   * @internal the Request-URI; its text while parked by `compact` (a parsed SipUri with its two
+   * Maps is most of a compacted request), parsed again on the next access
+   */
+  _uri: Uri | string;
   /** @internal R-URI text when first handed out (null: never; then the raw line is current) */
   _uriSnap: string | null;
   /** @internal */ _rawMethod: string;
@@ -391,28 +402,48 @@ export class SipRequest extends SipMessage {
   }
 
   get uri(): Uri {
-    if (this._rawStart !== null && this._uriSnap === null) this._uriSnap = this._uri.toString();
-    return this._uri;
+    const u = this._parsedUri();
+    if (this._rawStart !== null && this._uriSnap === null) this._uriSnap = u.toString();
+    return u;
   }
 
   set uri(u: Uri) {
-    if (this._rawStart !== null && this._uriSnap === null) this._uriSnap = this._uri.toString();
+    if (this._rawStart !== null && this._uriSnap === null) this._uriSnap = this._parsedUri().toString();
     this._uri = u;
+  }
+
+  /** @internal the Request-URI, parsed again after `compact` parked it as text */
+  _parsedUri(): Uri {
+    const u = this._uri;
+    if (typeof u !== 'string') return u;
+    // The text is our own serialisation of a SipUri, so it parses; GenericUri only as a guard.
+    const parsed = SipUri.parse(u);
+    return (this._uri = parsed instanceof SipUri ? parsed : new GenericUri('', u));
+  }
+
+  /**
+   * Also parks a SIP Request-URI as its text (tel: and other URIs stay as they are). A caller
+   * that kept the Uri object and changes it afterwards no longer changes this message (parsed
+   * values are copies, see the class comment; write it back with `uri =`).
+   */
+  override compact(): void {
+    super.compact();
+    if (this._uri instanceof SipUri) this._uri = this._uri.toString();
   }
 
   /** @internal */
   _startLine(): string {
     const raw = this._rawStart;
     if (raw !== null && this.method === this._rawMethod && this.version === this._rawVersion &&
-        (this._uriSnap === null || this._uriSnap === this._uri.toString())) return raw;
-    return this.method + ' ' + this._uri.toString() + ' ' + this.version + '\r\n';
+        (this._uriSnap === null || this._uriSnap === this._parsedUri().toString())) return raw;
+    return this.method + ' ' + this._parsedUri().toString() + ' ' + this.version + '\r\n';
   }
 
   clone(): this {
-    const c = new SipRequest(this.method, this._uri.clone());
+    const c = new SipRequest(this.method, this._parsedUri().clone());
     this._copyInto(c);
     c.version = this.version;
-    c._uriSnap = this._rawStart !== null && this._uriSnap === null ? this._uri.toString() : this._uriSnap;
+    c._uriSnap = this._rawStart !== null && this._uriSnap === null ? this._parsedUri().toString() : this._uriSnap;
     c._rawMethod = this._rawMethod;
     c._rawVersion = this._rawVersion;
     return c as this;

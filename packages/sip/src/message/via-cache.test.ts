@@ -110,3 +110,27 @@ test("a response's Contact/Record-Route are parsed on access: a malformed one do
   const req = parseMessage(Buffer.from(raw.replace('SIP/2.0 200 OK', 'INVITE sip:b@x SIP/2.0'), 'latin1'));
   assert.equal(req.ok, false);
 });
+
+test('compact parks a SIP Request-URI as text and the body as its own bytes; both read back the same', () => {
+  const raw = 'INVITE sip:bob@example.com;transport=udp SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-a\r\n' +
+    'From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 4\r\n\r\nbody';
+  const datagram = Buffer.from(raw, 'latin1');
+  const r = parseMessage(datagram);
+  assert.ok(r.ok);
+  const m = r.message as SipRequest;
+  assert.equal(m.body.buffer, datagram.buffer, 'a parsed body is a view of the receive buffer');
+  m.uri = m.uri.clone();
+  (m.uri as { user: string | null }).user = 'carol';
+  const before = m.toBuffer().toString('latin1');
+  m.compact();
+  assert.equal(typeof m._uri, 'string', 'the Request-URI is parked as text');
+  assert.notEqual(m.body.buffer, datagram.buffer, 'the body no longer holds the datagram');
+  assert.equal(m.body.toString('latin1'), 'body');
+  assert.equal(m.uri.toString(), 'sip:carol@example.com;transport=udp');
+  assert.equal(m.toBuffer().toString('latin1'), before, 'the changed Request-URI is serialised as before compact');
+  const empty = parseMessage(Buffer.from(raw.replace('Content-Length: 4\r\n\r\nbody', 'Content-Length: 0\r\n\r\n'), 'latin1'));
+  assert.ok(empty.ok);
+  empty.message.compact();
+  assert.equal(empty.message.body.length, 0);
+  assert.equal(empty.message.body.buffer.byteLength, 0, 'an empty body holds no receive buffer');
+});

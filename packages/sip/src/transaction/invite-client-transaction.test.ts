@@ -259,6 +259,15 @@ describe('InviteClientTransaction', () => {
       assert.deepEqual(s.f.udp.take(), []);
     });
 
+    it('keeps the request and the last 2xx as bytes once the TU had them: both read back', () => {
+      const s = accepted();
+      assert.equal(s.tx.request.method, 'INVITE');
+      assert.equal(s.tx.lastResponse?.status, 200);
+      respond(s, 200, 'fork2');
+      assert.equal(s.tx.lastResponse?.to.tag, 'fork2');
+      assert.equal(s.tx.request.method, 'INVITE');
+    });
+
     it('drops provisionals and non-2xx finals', () => {
       const s = accepted();
       respond(s, 180);

@@ -4,6 +4,8 @@ import type { Transport, TransportAddress } from '../transport/index.js';
 import { TimerEntry } from '../util/timer-wheel.js';
 import type { TimerTarget } from '../util/timer-wheel.js';
 import { SipTransactionError } from './errors.js';
+import { parkedRequest, parkedResponse, parkExchange } from './parked-exchange.js';
+import { branchOfClientKey } from './transaction-table.js';
 import type { ClientTransactionInternal, InviteClientState, TransactionCore } from './types.js';
 
 // Timer kinds armed on the shared wheel.
@@ -22,17 +24,26 @@ const TIMER_M = 4;
  */
 export class InviteClientTransaction implements ClientTransactionInternal, TimerTarget {
   readonly id: string;
-  readonly request: SipRequest;
   readonly destination: TransportAddress;
   readonly transport: Transport | null;
-  readonly branch: string;
   readonly isInvite = true;
   readonly reliable: boolean;
   state: InviteClientState;
-  lastResponse: SipResponse | null;
   private readonly core: TransactionCore;
-  /** Serialized once; retransmissions re-send the same bytes. */
-  private readonly requestBuf: Buffer;
+  /** The request until the final response was passed up; null once parked. */
+  private req: SipRequest | null;
+  /** The last response received until the final was passed up; null once parked. */
+  private res: SipResponse | null;
+  /** Serialized once; Timer A re-sends the same bytes; parked with the final response. */
+  private requestBuf: Buffer | null;
+  /**
+   * Accepted, Completed: request and last response as bytes (parked-exchange.ts); `split` is
+   * the request's length.
+   */
+  private parkedSlab: ArrayBuffer | null;
+  private parkedAt: number;
+  private parkedLength: number;
+  private split: number;
   /** The ACK for the non-2xx final, kept for response retransmissions (§17.1.1.2). */
   private ackBuf: Buffer | null;
   private intervalA: number;
@@ -42,16 +53,19 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
   private timerD: TimerEntry | null;
   private timerM: TimerEntry | null;
 
-  constructor(core: TransactionCore, id: string, request: SipRequest, destination: TransportAddress, transport: Transport | null, branch: string) {
+  constructor(core: TransactionCore, id: string, request: SipRequest, destination: TransportAddress, transport: Transport | null) {
     this.core = core;
     this.id = id;
-    this.request = request;
+    this.req = request;
+    this.res = null;
+    this.parkedSlab = null;
+    this.parkedAt = 0;
+    this.parkedLength = 0;
+    this.split = 0;
     this.destination = destination;
     this.transport = transport;
-    this.branch = branch;
     this.reliable = transport !== null ? transport.reliable : destination.protocol !== 'UDP';
     this.state = 'Calling';
-    this.lastResponse = null;
     this.requestBuf = request.toBuffer();
     this.ackBuf = null;
     this.intervalA = core.timers.A;
@@ -66,11 +80,44 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
     const { wheel, timers } = this.core;
     // RFC 3261 §17.1.1.2: entering "Calling", the request goes to the transport; on an
     // unreliable transport Timer A starts at T1; for any transport Timer B at 64*T1.
-    this.send(this.requestBuf);
+    this.send(this.requestBuf!);
     if (!this.reliable) wheel.schedule((this.timerA ??= new TimerEntry(this, TIMER_A)), this.intervalA);
     wheel.schedule((this.timerB ??= new TimerEntry(this, TIMER_B)), timers.B);
     // RFC 3261 §16.6 step 11: a proxy forwarding an INVITE starts Timer C (> 3 min).
     if (timers.C !== null) wheel.schedule((this.timerC ??= new TimerEntry(this, TIMER_C)), timers.C);
+  }
+
+  /**
+   * The branch, from the key: a field of its own would be a slice of the Via text, keeping that
+   * alive while the transaction lingers.
+   */
+  get branch(): string {
+    return branchOfClientKey(this.id);
+  }
+
+  /**
+   * The parked bytes as a (transient) view. Kept as slab + offset + length rather than as a
+   * Buffer: a Buffer object is ~100 B of heap per lingering transaction.
+   */
+  private get parked(): Buffer | null {
+    return this.parkedSlab === null ? null : Buffer.from(this.parkedSlab, this.parkedAt, this.parkedLength);
+  }
+
+  private set parked(b: Buffer | null) {
+    this.parkedSlab = b === null ? null : (b.buffer as ArrayBuffer);
+    this.parkedAt = b === null ? 0 : b.byteOffset;
+    this.parkedLength = b === null ? 0 : b.length;
+  }
+
+  /** The request; after the final response a fresh parse of its parked bytes on each read. */
+  get request(): SipRequest {
+    return this.req ?? parkedRequest(this.parked!, this.split);
+  }
+
+  /** The last response received; after the final response a fresh parse of its parked bytes on each read. */
+  get lastResponse(): SipResponse | null {
+    if (this.parked === null) return this.res;
+    return parkedResponse(this.parked, this.split);
   }
 
   receiveResponse(res: SipResponse): void {
@@ -78,7 +125,7 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
     switch (this.state) {
       case 'Calling':
       case 'Proceeding':
-        this.lastResponse = res;
+        this.res = res;
         if (status < 200) {
           // §17.1.1.2: a provisional response moves Calling to Proceeding (no more
           // retransmissions) and is passed to the TU.
@@ -90,14 +137,14 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
           // RFC 6026 §8.4 (updating §17.1.1.2): a 2xx moves to "Accepted" and goes to the TU;
           // the TU (not the transaction) sends the ACK for it, end to end.
           this.transition('Accepted');
-          this.core.tu.onResponse(this, res);
+          this.passUpAndPark(res);
         } else {
           // §17.1.1.2: 300-699 moves to Completed; the transaction generates the ACK itself
           // (even on reliable transports) and passes the response up.
-          this.ackBuf = createNon2xxAck(this.request, res).toBuffer();
+          this.ackBuf = createNon2xxAck(this.req!, res).toBuffer();
           this.send(this.ackBuf);
           this.transition('Completed');
-          this.core.tu.onResponse(this, res);
+          this.passUpAndPark(res);
         }
         return;
       case 'Completed':
@@ -111,10 +158,7 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
       case 'Accepted':
         // RFC 6026 §8.4: every 2xx received in Accepted (retransmissions, other forks) goes
         // to the TU; anything else is dropped.
-        if (status >= 200 && status < 300) {
-          this.lastResponse = res;
-          this.core.tu.onResponse(this, res);
-        }
+        if (status >= 200 && status < 300) this.passUpAndPark(res);
         return;
       case 'Terminated':
         return;
@@ -127,7 +171,7 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
       case TIMER_A:
         // §17.1.1.2: when Timer A fires in Calling, retransmit and double the interval
         // (INVITE retransmissions are not capped at T2).
-        if (this.state !== 'Calling') return;
+        if (this.state !== 'Calling' || this.requestBuf === null) return;
         this.intervalA *= 2;
         wheel.schedule((this.timerA ??= new TimerEntry(this, TIMER_A)), this.intervalA);
         stats.requestRetransmissions++;
@@ -181,6 +225,26 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
     if (this.state !== 'Terminated') this.transition('Terminated');
   }
 
+  /**
+   * Passes a final response up, then (Accepted, Completed: only timers and byte re-sends left)
+   * keeps the request and it as parked bytes instead of parsed messages (parked-exchange.ts).
+   * After the TU, so that it reads the parsed objects, not a reparse.
+   */
+  private passUpAndPark(res: SipResponse): void {
+    try {
+      this.core.tu.onResponse(this, res);
+    } finally {
+      if (this.state === 'Accepted' || this.state === 'Completed') {
+        const reqBytes = this.parked !== null ? this.parked.subarray(0, this.split) : this.requestBuf!;
+        this.parked = parkExchange(reqBytes, res.toBuffer());
+        this.split = reqBytes.length;
+        this.req = null;
+        this.res = null;
+        this.requestBuf = null;
+      }
+    }
+  }
+
   private send(buf: Buffer): void {
     this.core.transport.send(buf, this.destination, this.transport);
   }
@@ -216,9 +280,6 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
       this.timerC = null;
     }
     this.state = next;
-    // After a final response the request is only re-sent as bytes (or not at all): its parsed
-    // header graph need not live through Timer D/K/M. The response is the TU's to use.
-    if (next === 'Completed' || next === 'Accepted') this.request.compact();
     switch (next) {
       case 'Completed':
         // §17.1.1.2: Timer D = 32 s on unreliable transports, 0 s on reliable ones.

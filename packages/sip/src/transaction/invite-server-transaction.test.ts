@@ -146,6 +146,19 @@ describe('InviteServerTransaction', () => {
       assert.deepEqual(s.f.tu.names(), []);
     });
 
+    it('re-sends the exact bytes first sent; request and final stay readable from their parked bytes', () => {
+      const s = start();
+      const res = createResponse(s.tx.request, 486, undefined, { toTag: 'srv1' });
+      s.tx.respond(res);
+      const first = s.t.take().map((m) => m.buf.toString('latin1'));
+      s.t.inject(s.text, UA, 5060);
+      assert.deepEqual(s.t.take().map((m) => m.buf.toString('latin1')), first.slice(-1));
+      assert.equal(s.tx.request.method, 'INVITE');
+      assert.equal(s.tx.request.callId, res.callId);
+      assert.equal(s.tx.lastResponse?.status, 486);
+      assert.equal(s.tx.lastResponse?.to.tag, 'srv1');
+    });
+
     it('the ACK moves to Confirmed and stops Timer G', () => {
       const s = completed();
       s.t.inject(ackText(), UA, 5060);
@@ -214,6 +227,16 @@ describe('InviteServerTransaction', () => {
       answer(s, 180);
       assert.deepEqual(statusesSent(s.t), [200]);
       assert.equal(s.tx.state, 'Accepted');
+    });
+
+    it('keeps the request and the 2xx as bytes: both read back (RFC 6026 §8.7 needs neither parsed)', () => {
+      const s = accepted();
+      assert.equal(s.tx.request.method, 'INVITE');
+      assert.equal(s.tx.request.topVia.branch, 'z9hG4bKup1');
+      assert.equal(s.tx.lastResponse?.status, 200);
+      answer(s, 200);
+      assert.equal(s.tx.lastResponse?.status, 200);
+      assert.equal(s.tx.request.method, 'INVITE', 'a 2xx retransmission re-parks the request with it');
     });
 
     it('an ACK matching it goes to the TU', () => {

@@ -3,6 +3,7 @@ import type { MessageSource, ResponseRoute } from '../transport/index.js';
 import { TimerEntry } from '../util/timer-wheel.js';
 import type { TimerTarget } from '../util/timer-wheel.js';
 import { SipTransactionError } from './errors.js';
+import { parkedRequest, parkedResponse, parkedResponseBytes, parkExchange } from './parked-exchange.js';
 import type { InviteServerState, ServerTransactionInternal, TransactionCore } from './types.js';
 
 const TIMER_G = 0;
@@ -19,18 +20,28 @@ const TIMER_L = 3;
  */
 export class InviteServerTransaction implements ServerTransactionInternal, TimerTarget {
   readonly id: string;
-  readonly request: SipRequest;
   readonly source: MessageSource;
   readonly isInvite = true;
   readonly reliable: boolean;
   readonly rfc2543: boolean;
   state: InviteServerState;
-  lastResponse: SipResponse | null;
   finalSent: boolean;
   private readonly core: TransactionCore;
+  /** The request while Proceeding; null once parked. */
+  private req: SipRequest | null;
+  /** The last response sent while Proceeding; null once parked. */
+  private res: SipResponse | null;
+  /**
+   * Completed, Accepted, Confirmed: request and final response as bytes (parked-exchange.ts);
+   * `split` is the request's length.
+   */
+  private parkedSlab: ArrayBuffer | null;
+  private parkedAt: number;
+  private parkedLength: number;
+  private split: number;
   /** Where responses go (§18.2.2); computed from the first response's top Via. */
   private route: ResponseRoute | null;
-  /** The most recent provisional (re-sent on INVITE retransmissions in Proceeding). */
+  /** The most recent provisional (re-sent on INVITE retransmissions in Proceeding only). */
   private provisionalBuf: Buffer | null;
   /** The non-2xx final (re-sent by Timer G and on INVITE retransmissions in Completed). */
   private finalBuf: Buffer | null;
@@ -43,12 +54,16 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
   constructor(core: TransactionCore, id: string, request: SipRequest, source: MessageSource, rfc2543: boolean) {
     this.core = core;
     this.id = id;
-    this.request = request;
+    this.req = request;
+    this.res = null;
+    this.parkedSlab = null;
+    this.parkedAt = 0;
+    this.parkedLength = 0;
+    this.split = 0;
     this.source = source;
     this.reliable = source.protocol !== 'UDP';
     this.rfc2543 = rfc2543;
     this.state = 'Proceeding';
-    this.lastResponse = null;
     this.finalSent = false;
     this.route = null;
     this.provisionalBuf = null;
@@ -58,6 +73,31 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
     this.timerH = null;
     this.timerI = null;
     this.timerL = null;
+  }
+
+  /**
+   * The parked bytes as a (transient) view. Kept as slab + offset + length rather than as a
+   * Buffer: a Buffer object is ~100 B of heap per lingering transaction.
+   */
+  private get parked(): Buffer | null {
+    return this.parkedSlab === null ? null : Buffer.from(this.parkedSlab, this.parkedAt, this.parkedLength);
+  }
+
+  private set parked(b: Buffer | null) {
+    this.parkedSlab = b === null ? null : (b.buffer as ArrayBuffer);
+    this.parkedAt = b === null ? 0 : b.byteOffset;
+    this.parkedLength = b === null ? 0 : b.length;
+  }
+
+  /** The request; after the final response a fresh parse of its parked bytes on each read. */
+  get request(): SipRequest {
+    return this.req ?? parkedRequest(this.parked!, this.split);
+  }
+
+  /** The last response sent; after the final response a fresh parse of its parked bytes on each read. */
+  get lastResponse(): SipResponse | null {
+    if (this.parked === null) return this.res;
+    return parkedResponse(this.parked, this.split);
   }
 
   respond(res: SipResponse): void {
@@ -70,8 +110,9 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
           this.provisionalBuf = this.sendResponse(res);
         } else if (status < 300) {
           // RFC 6026 §8.7 (updating §17.2.1): a 2xx is sent and the transaction moves to
-          // Accepted instead of Terminated, to absorb INVITE retransmissions.
-          this.sendResponse(res);
+          // Accepted instead of Terminated, to absorb INVITE retransmissions. (finalBuf holds
+          // the 2xx only until transition() parks it: Accepted re-sends nothing itself.)
+          this.finalBuf = this.sendResponse(res);
           this.finalSent = true;
           this.transition('Accepted');
         } else {
@@ -186,12 +227,35 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
   }
 
   private sendResponse(res: SipResponse): Buffer | null {
-    this.lastResponse = res;
     if (this.route === null) this.route = this.core.transport.responseRoute(res, this.source);
-    if (this.route === null) return null;
-    const buf = res.toBuffer();
-    this.core.transport.sendResponseBuffer(buf, this.route);
+    const buf = this.route === null ? null : res.toBuffer();
+    if (buf !== null) this.core.transport.sendResponseBuffer(buf, this.route!);
+    if (this.parked === null) {
+      this.res = res;
+    } else {
+      // A 2xx after the final (RFC 6026 §8.7, §16.7 step 5) becomes the last response: parked
+      // next to the request like the first.
+      this.parked = parkExchange(this.parked.subarray(0, this.split), buf ?? res.toBuffer());
+    }
     return buf;
+  }
+
+  /**
+   * Completed and Accepted only absorb retransmissions by key and re-send bytes: the parsed
+   * request and response go, their bytes stay (parked-exchange.ts).
+   */
+  private park(): void {
+    const req = this.req!;
+    const res = this.res;
+    const reqBytes = req.toBuffer();
+    this.parked = parkExchange(reqBytes, this.finalBuf ?? (res === null ? null : res.toBuffer()));
+    this.split = reqBytes.length;
+    this.req = null;
+    this.res = null;
+    // Timer G and INVITE retransmissions in Completed re-send the final from the parked bytes.
+    this.finalBuf = this.state === 'Completed' && this.route !== null ? parkedResponseBytes(this.parked, this.split) : null;
+    // Accepted sends only what the TU passes (sendResponse computes the route again then).
+    if (this.state !== 'Completed') this.route = null;
   }
 
   private resend(buf: Buffer): void {
@@ -223,14 +287,14 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
       this.timerG = null;
       wheel.cancel(this.timerH);
       this.timerH = null;
+      // §17.2.1: Confirmed absorbs INVITE retransmissions without re-sending the final.
+      this.finalBuf = null;
+      this.route = null;
     }
     this.state = next;
-    // Completed/Accepted/Confirmed only absorb retransmissions by key and re-send bytes: the
-    // parsed messages are not needed for the 64*T1 they may linger.
-    if (next !== 'Terminated') {
-      this.request.compact();
-      this.lastResponse?.compact();
-    }
+    // Only Proceeding re-sends the provisional (§17.2.1); Completed re-sends the final.
+    this.provisionalBuf = null;
+    if (from === 'Proceeding' && next !== 'Terminated') this.park();
     switch (next) {
       case 'Completed':
         // §17.2.1: Timer G = T1 on unreliable transports only; Timer H = 64*T1 always.

@@ -3,6 +3,8 @@ import type { Transport, TransportAddress } from '../transport/index.js';
 import { TimerEntry } from '../util/timer-wheel.js';
 import type { TimerTarget } from '../util/timer-wheel.js';
 import { SipTransactionError } from './errors.js';
+import { parkedRequest, parkedResponse, parkExchange } from './parked-exchange.js';
+import { branchOfClientKey } from './transaction-table.js';
 import type { ClientTransactionInternal, NonInviteClientState, TransactionCore } from './types.js';
 
 const TIMER_E = 0;
@@ -18,31 +20,41 @@ const TIMER_K = 2;
  */
 export class NonInviteClientTransaction implements ClientTransactionInternal, TimerTarget {
   readonly id: string;
-  readonly request: SipRequest;
   readonly destination: TransportAddress;
   readonly transport: Transport | null;
-  readonly branch: string;
   readonly isInvite = false;
   readonly reliable: boolean;
   state: NonInviteClientState;
-  lastResponse: SipResponse | null;
   private readonly core: TransactionCore;
-  private readonly requestBuf: Buffer;
+  /** The request until the final response was passed up; null once parked. */
+  private req: SipRequest | null;
+  /** The last response received until the final was passed up; null once parked. */
+  private res: SipResponse | null;
+  /** Serialized once; Timer E re-sends the same bytes; parked with the final response. */
+  private requestBuf: Buffer | null;
+  /** Completed: request and final response as bytes (parked-exchange.ts); `split` is the request's length. */
+  private parkedSlab: ArrayBuffer | null;
+  private parkedAt: number;
+  private parkedLength: number;
+  private split: number;
   private intervalE: number;
   private timerE: TimerEntry | null;
   private timerF: TimerEntry | null;
   private timerK: TimerEntry | null;
 
-  constructor(core: TransactionCore, id: string, request: SipRequest, destination: TransportAddress, transport: Transport | null, branch: string) {
+  constructor(core: TransactionCore, id: string, request: SipRequest, destination: TransportAddress, transport: Transport | null) {
     this.core = core;
     this.id = id;
-    this.request = request;
+    this.req = request;
+    this.res = null;
+    this.parkedSlab = null;
+    this.parkedAt = 0;
+    this.parkedLength = 0;
+    this.split = 0;
     this.destination = destination;
     this.transport = transport;
-    this.branch = branch;
     this.reliable = transport !== null ? transport.reliable : destination.protocol !== 'UDP';
     this.state = 'Trying';
-    this.lastResponse = null;
     this.requestBuf = request.toBuffer();
     this.intervalE = core.timers.E;
     this.timerE = null;
@@ -59,20 +71,68 @@ export class NonInviteClientTransaction implements ClientTransactionInternal, Ti
     this.send();
   }
 
+  /**
+   * The branch, from the key: a field of its own would be a slice of the Via text, keeping that
+   * alive while the transaction lingers.
+   */
+  get branch(): string {
+    return branchOfClientKey(this.id);
+  }
+
+  /**
+   * The parked bytes as a (transient) view. Kept as slab + offset + length rather than as a
+   * Buffer: a Buffer object is ~100 B of heap per lingering transaction.
+   */
+  private get parked(): Buffer | null {
+    return this.parkedSlab === null ? null : Buffer.from(this.parkedSlab, this.parkedAt, this.parkedLength);
+  }
+
+  private set parked(b: Buffer | null) {
+    this.parkedSlab = b === null ? null : (b.buffer as ArrayBuffer);
+    this.parkedAt = b === null ? 0 : b.byteOffset;
+    this.parkedLength = b === null ? 0 : b.length;
+  }
+
+  /** The request; in Completed a fresh parse of its parked bytes on each read. */
+  get request(): SipRequest {
+    return this.req ?? parkedRequest(this.parked!, this.split);
+  }
+
+  /** The last response received; in Completed a fresh parse of its parked bytes on each read. */
+  get lastResponse(): SipResponse | null {
+    if (this.parked === null) return this.res;
+    return parkedResponse(this.parked, this.split);
+  }
+
   receiveResponse(res: SipResponse): void {
     const status = res.status;
     switch (this.state) {
       case 'Trying':
       case 'Proceeding':
-        this.lastResponse = res;
+        this.res = res;
         if (status < 200) {
           // §17.1.2.2: a provisional response moves to (or stays in) Proceeding and goes up.
           this.transition('Proceeding');
-        } else {
-          // §17.1.2.2: a final response (200-699) moves to Completed and goes up.
-          this.transition('Completed');
+          this.core.tu.onResponse(this, res);
+          return;
         }
-        this.core.tu.onResponse(this, res);
+        // §17.1.2.2: a final response (200-699) moves to Completed and goes up.
+        this.transition('Completed');
+        try {
+          this.core.tu.onResponse(this, res);
+        } finally {
+          // Completed only absorbs retransmissions for Timer K: the parsed request and response
+          // go, their bytes stay (parked-exchange.ts). After the TU, which reads the parsed ones.
+          // (A reliable transport went on to Terminated: nothing lingers.)
+          if ((this.state as NonInviteClientState) === 'Completed') {
+            const reqBytes = this.requestBuf!;
+            this.parked = parkExchange(reqBytes, res.toBuffer());
+            this.split = reqBytes.length;
+            this.req = null;
+            this.res = null;
+            this.requestBuf = null;
+          }
+        }
         return;
       case 'Completed':
       case 'Terminated':
@@ -128,7 +188,7 @@ export class NonInviteClientTransaction implements ClientTransactionInternal, Ti
   }
 
   private send(): void {
-    this.core.transport.send(this.requestBuf, this.destination, this.transport);
+    if (this.requestBuf !== null) this.core.transport.send(this.requestBuf, this.destination, this.transport);
   }
 
   private transition(next: NonInviteClientState): void {
@@ -153,9 +213,6 @@ export class NonInviteClientTransaction implements ClientTransactionInternal, Ti
       this.timerF = null;
     }
     this.state = next;
-    // After a final response the request is only re-sent as bytes (or not at all): its parsed
-    // header graph need not live through Timer D/K/M. The response is the TU's to use.
-    if (next === 'Completed') this.request.compact();
     if (next === 'Completed') {
       // §17.1.2.2: Timer K = T4 on unreliable transports, 0 on reliable ones.
       if (this.reliable) this.transition('Terminated');

@@ -97,6 +97,17 @@ describe('NonInviteServerTransaction', () => {
       assert.equal(s.f.layer.stats.responseRetransmissions, 2);
     });
 
+    it('re-sends the exact bytes of the final; request and final stay readable from their parked bytes', () => {
+      const s = start();
+      answer(s, 200);
+      const first = s.t.take().map((m) => m.buf.toString('latin1'));
+      s.t.inject(s.text, UA, 5060);
+      assert.deepEqual(s.t.take().map((m) => m.buf.toString('latin1')), first);
+      assert.equal(s.tx.request.method, 'REGISTER');
+      assert.equal(s.tx.lastResponse?.status, 200);
+      assert.equal(s.tx.lastResponse?.to.tag, 'srv1');
+    });
+
     it('Timer J (64*T1 on UDP) ends it; then the request is new again', () => {
       const s = start();
       answer(s, 200);

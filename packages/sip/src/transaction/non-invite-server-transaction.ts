@@ -3,6 +3,7 @@ import type { MessageSource, ResponseRoute } from '../transport/index.js';
 import { TimerEntry } from '../util/timer-wheel.js';
 import type { TimerTarget } from '../util/timer-wheel.js';
 import { SipTransactionError } from './errors.js';
+import { parkedRequest, parkedResponse, parkedResponseBytes, parkExchange } from './parked-exchange.js';
 import type { NonInviteServerState, ServerTransactionInternal, TransactionCore } from './types.js';
 
 const TIMER_J = 0;
@@ -15,15 +16,24 @@ const TIMER_J = 0;
  */
 export class NonInviteServerTransaction implements ServerTransactionInternal, TimerTarget {
   readonly id: string;
-  readonly request: SipRequest;
   readonly source: MessageSource;
   readonly isInvite = false;
   readonly reliable: boolean;
   readonly rfc2543: boolean;
   state: NonInviteServerState;
-  lastResponse: SipResponse | null;
   finalSent: boolean;
   private readonly core: TransactionCore;
+  /** The request while Trying/Proceeding; null once parked. */
+  private req: SipRequest | null;
+  /** The last response sent while Trying/Proceeding; null once parked. */
+  private res: SipResponse | null;
+  /** Completed: request and final response as bytes (parked-exchange.ts); `split` is the request's length. */
+  private parkedSlab: ArrayBuffer | null;
+  private parkedAt: number;
+  private parkedLength: number;
+  private split: number;
+  /** Completed: the final had a route (was sent), so retransmissions are answered. */
+  private sent: boolean;
   private route: ResponseRoute | null;
   /** The latest response sent (provisional in Proceeding, final in Completed). */
   private lastBuf: Buffer | null;
@@ -32,16 +42,46 @@ export class NonInviteServerTransaction implements ServerTransactionInternal, Ti
   constructor(core: TransactionCore, id: string, request: SipRequest, source: MessageSource, rfc2543: boolean) {
     this.core = core;
     this.id = id;
-    this.request = request;
+    this.req = request;
+    this.res = null;
+    this.parkedSlab = null;
+    this.parkedAt = 0;
+    this.parkedLength = 0;
+    this.split = 0;
+    this.sent = false;
     this.source = source;
     this.reliable = source.protocol !== 'UDP';
     this.rfc2543 = rfc2543;
     this.state = 'Trying';
-    this.lastResponse = null;
     this.finalSent = false;
     this.route = null;
     this.lastBuf = null;
     this.timerJ = null;
+  }
+
+  /**
+   * The parked bytes as a (transient) view. Kept as slab + offset + length rather than as a
+   * Buffer: a Buffer object is ~100 B of heap per lingering transaction.
+   */
+  private get parked(): Buffer | null {
+    return this.parkedSlab === null ? null : Buffer.from(this.parkedSlab, this.parkedAt, this.parkedLength);
+  }
+
+  private set parked(b: Buffer | null) {
+    this.parkedSlab = b === null ? null : (b.buffer as ArrayBuffer);
+    this.parkedAt = b === null ? 0 : b.byteOffset;
+    this.parkedLength = b === null ? 0 : b.length;
+  }
+
+  /** The request; in Completed a fresh parse of its parked bytes on each read. */
+  get request(): SipRequest {
+    return this.req ?? parkedRequest(this.parked!, this.split);
+  }
+
+  /** The last response sent; in Completed a fresh parse of its parked bytes on each read. */
+  get lastResponse(): SipResponse | null {
+    if (this.parked === null) return this.res;
+    return parkedResponse(this.parked, this.split);
   }
 
   respond(res: SipResponse): void {
@@ -75,10 +115,7 @@ export class NonInviteServerTransaction implements ServerTransactionInternal, Ti
       case 'Completed':
         // §17.2.2: in Proceeding a retransmission re-sends the latest provisional; in
         // Completed, the final response.
-        if (this.lastBuf !== null && this.route !== null) {
-          this.core.stats.responseRetransmissions++;
-          this.core.transport.sendResponseBuffer(this.lastBuf, this.route);
-        }
+        this.resendLast();
         return;
       default:
         return;
@@ -102,8 +139,22 @@ export class NonInviteServerTransaction implements ServerTransactionInternal, Ti
     this.terminate();
   }
 
+  /**
+   * Re-sends the latest response. In Completed these are its parked bytes, on the route
+   * computed again from them: a lingering transaction keeps no route object, retransmissions
+   * are rare.
+   */
+  private resendLast(): void {
+    const parked = this.parked;
+    const buf = parked !== null ? parkedResponseBytes(parked, this.split) : this.lastBuf;
+    const route = parked !== null && this.sent ? this.core.transport.responseRoute(this.lastResponse!, this.source) : this.route;
+    if (buf === null || route === null) return;
+    this.core.stats.responseRetransmissions++;
+    this.core.transport.sendResponseBuffer(buf, route);
+  }
+
   private sendResponse(res: SipResponse): Buffer | null {
-    this.lastResponse = res;
+    this.res = res;
     if (this.route === null) this.route = this.core.transport.responseRoute(res, this.source);
     if (this.route === null) return null;
     const buf = res.toBuffer();
@@ -126,12 +177,22 @@ export class NonInviteServerTransaction implements ServerTransactionInternal, Ti
     }
     this.state = next;
     if (next === 'Completed') {
-      // Completed only re-sends bytes for retransmissions: drop the parsed messages.
-      this.request.compact();
-      this.lastResponse?.compact();
       // §17.2.2: Timer J = 64*T1 on unreliable transports, 0 on reliable ones.
-      if (this.reliable) this.transition('Terminated');
-      else this.core.wheel.schedule((this.timerJ ??= new TimerEntry(this, TIMER_J)), this.core.timers.J);
+      if (this.reliable) {
+        this.transition('Terminated');
+      } else {
+        // Completed only re-sends the final's bytes for retransmissions: the parsed request and
+        // response go, their bytes stay, outside the heap (parked-exchange.ts).
+        const reqBytes = this.req!.toBuffer();
+        this.parked = parkExchange(reqBytes, this.lastBuf ?? this.res!.toBuffer());
+        this.split = reqBytes.length;
+        this.sent = this.route !== null;
+        this.req = null;
+        this.res = null;
+        this.lastBuf = null;
+        this.route = null;
+        this.core.wheel.schedule((this.timerJ ??= new TimerEntry(this, TIMER_J)), this.core.timers.J);
+      }
     } else if (next === 'Terminated') {
       this.core.wheel.cancel(this.timerJ);
       this.timerJ = null;

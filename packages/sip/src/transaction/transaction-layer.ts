@@ -156,16 +156,15 @@ export class TransactionLayer implements TransportSink {
     if (!hasRfc3261Branch(top)) {
       throw new SipTransactionError('SIP_ERR_TX_BRANCH', `top Via branch must start with z9hG4bK: ${top.branch ?? '(none)'}`);
     }
-    const branch = top.branch!;
-    const key = clientKey(branch, req.method);
+    const key = clientKey(top.branch!, req.method);
     if (this.table.hasClient(key)) {
-      throw new SipTransactionError('SIP_ERR_TX_DUPLICATE', `client transaction ${branch} ${req.method} exists`);
+      throw new SipTransactionError('SIP_ERR_TX_DUPLICATE', `client transaction ${top.branch!} ${req.method} exists`);
     }
     const transport = this.transport.select(dest, via);
     const tx: ClientTransactionInternal =
       req.method === 'INVITE'
-        ? new InviteClientTransaction(this.core, key, req, dest, transport, branch)
-        : new NonInviteClientTransaction(this.core, key, req, dest, transport, branch);
+        ? new InviteClientTransaction(this.core, key, req, dest, transport)
+        : new NonInviteClientTransaction(this.core, key, req, dest, transport);
     this.table.addClient(tx);
     this.stats.clientTransactions++;
     this.stats.activeClientTransactions++;

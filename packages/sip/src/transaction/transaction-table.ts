@@ -26,18 +26,27 @@ export function hasRfc3261Branch(via: Via): boolean {
  */
 export function serverKey(req: SipRequest, method: string): { key: string; rfc2543: boolean } {
   const via = req.topVia;
+  // Keys are joined, not concatenated: `join` makes one flat string, where `+` makes a tree of
+  // cons strings whose leaves (the branch is a slice of the Via text) keep the received header
+  // text alive for as long as the transaction lingers (64*T1).
   if (hasRfc3261Branch(via)) {
-    return { key: via.branch! + SEP + sentBy(via) + SEP + method, rfc2543: false };
+    return { key: [via.branch!, sentBy(via), method].join(SEP), rfc2543: false };
   }
-  const key =
-    '2543' + SEP + req.callId + SEP + (req.from.tag ?? '') + SEP + req.cseq.seq + SEP + method + SEP +
-    via.transport.toUpperCase() + '/' + sentBy(via) + ';' + (via.branch ?? '') + SEP + req.uri.toString();
+  const key = [
+    '2543', req.callId, req.from.tag ?? '', req.cseq.seq, method,
+    via.transport.toUpperCase() + '/' + sentBy(via) + ';' + (via.branch ?? ''), req.uri.toString(),
+  ].join(SEP);
   return { key, rfc2543: true };
 }
 
-/** Client transaction key (RFC 3261 §17.1.3): branch + CSeq method. */
+/** Client transaction key (RFC 3261 §17.1.3): branch + CSeq method (one flat string, see serverKey). */
 export function clientKey(branch: string, method: string): string {
-  return branch + SEP + method;
+  return [branch, method].join(SEP);
+}
+
+/** The branch of a client transaction key (clientKey's inverse). */
+export function branchOfClientKey(key: string): string {
+  return key.slice(0, key.lastIndexOf(SEP));
 }
 
 function destKey(d: TransportAddress): string {

@@ -293,8 +293,10 @@ export class ProxyCore implements TransactionUser, ProxyActions {
       return;
     }
     if (ctx.serverTransaction) {
+      // Read before responding: a final response parks the transaction's request as bytes.
+      const received = ctx.serverTransaction.request;
       const res = this.respond(ctx.serverTransaction, ctx.request, status, reason, extra);
-      if (status >= 200 && ctx.observers !== null) notify(ctx, ctx.serverTransaction.request, ctx.source, res);
+      if (status >= 200 && ctx.observers !== null) notify(ctx, received, ctx.source, res);
     } else if (ctx.method !== 'ACK') this.replyStateless(ctx.request, ctx.source, status, reason, extra);
   }
 
