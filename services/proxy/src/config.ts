@@ -363,10 +363,20 @@ export const ProxyConfigSchema = z
      * calls/s paused a worker 6 ms at the median and up to 23 ms (in-process: 14 ms median, 35 ms
      * p99), a large part of the INVITE→200 p99. 16 MB: 2.2-2.6 ms median, 8 ms p99, ≈ 11 ms
      * max, for little CPU; 3 MB: 0.5 ms median, 3.5 ms p99, but 15-30 % more CPU per call
-     * (bench/README.md). One event loop (`workers: 1`) gets the same from
-     * `node --max-semi-space-size=N` (N ≈ young / 3).
+     * (bench/README.md). One event loop (`workers: 1`) runs in a thread of its own for the same
+     * reason (`loopThread`).
      */
     workerYoungGenerationMb: z.number().int().min(1).max(1024).default(16),
+    /**
+     * `workers: 1` runs its one event loop in a worker thread (the main thread only starts it and
+     * relays signals), so `workerYoungGenerationMb` sizes its young generation: V8 fixes that
+     * when an isolate is created, and the main isolate's default on a machine with much memory
+     * is semi-spaces of up to 64 MB (Node 24: a 128 MB new space), whose scavenges copy every
+     * lingering transaction at once. Measured at 1000 calls/s, one event loop: p99 INVITE→200
+     * 28-32 ms on the main thread, 8-12 ms with semi-spaces of 8 MB (bench/README.md). false =
+     * the main thread runs the proxy (then `node --max-semi-space-size=N` sizes it).
+     */
+    loopThread: z.boolean().default(true),
     /**
      * Synthetic calls run through a throw-away in-memory stack before the proxy (each worker)
      * takes traffic, so V8 has optimised the call path by the first real call (warm-up.ts): a

@@ -8,6 +8,8 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig, type ProxyConfig } from './config.js';
 import { startProxy, VERSION } from './server.js';
 import { runWorkers } from './cluster/main-thread.js';
+import { runLoopThread } from './cluster/loop-runner.js';
+import { listenList } from './cluster/listen-list.js';
 import { warmUp } from './warm-up.js';
 import { defaultStateDir, loadOrCreateNonceSecret } from './modules/auth/nonce-secret-store.js';
 import { removeAdminUrlFile, writeAdminUrlFile } from './cli/admin-url-file.js';
@@ -94,11 +96,19 @@ async function start(): Promise<Running> {
     });
     return w;
   }
+  if (config.loopThread) {
+    // The one event loop in a thread whose young generation we size (config.ts: loopThread).
+    const loop = await runLoopThread(config, logger);
+    loop.failed.then((err) => {
+      logger.fatal({ err }, 'the proxy thread died; stopping so the supervisor restarts the proxy');
+      process.exit(1);
+    });
+    return loop;
+  }
   // JIT warm-up before the sockets open (workers do their own).
   await warmUp(config, config.warmUpCalls);
   const proxy = await startProxy(config, logger);
-  const listening = proxy.transports.map((t) => `${t.protocol.toLowerCase()}:${t.local.address.includes(':') ? `[${t.local.address}]` : t.local.address}:${t.local.port}`);
-  return { listening, adminUrl: proxy.adminUrl, close: () => proxy.close() };
+  return { listening: listenList(proxy.transports), adminUrl: proxy.adminUrl, close: () => proxy.close() };
 }
 
 try {
