@@ -119,7 +119,9 @@ async function main(): Promise<number> {
     port: sipPort!,
     workers: o.workers,
     runDir,
-    config: { admin: { listen: `${o.host}:${adminPort}` }, route: 'standard', usrloc: { dbMode: 'memory' } },
+    // loopThread false: the proxy's heap is the main isolate's, the one the inspector's forced GC
+    // (proxy-memory.ts collectGarbage) and the heap figures reach; RSS is the process's either way.
+    config: { admin: { listen: `${o.host}:${adminPort}` }, route: 'standard', usrloc: { dbMode: 'memory' }, loopThread: false },
   });
   try {
     console.log('bench:memory — registrations held by our sip-proxy (standard route, memory location, no auth)');

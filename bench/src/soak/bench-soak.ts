@@ -98,7 +98,9 @@ async function main(): Promise<number> {
     port: sipPort!,
     workers: o.workers,
     runDir,
-    config: { admin: { listen: `${o.host}:${adminPort}` }, route: 'standard', usrloc: { dbMode: 'memory' } },
+    // loopThread false: the proxy's heap is the main isolate's, the one the inspector's forced GC
+    // (proxy-memory.ts collectGarbage) and the heap figures reach; RSS is the process's either way.
+    config: { admin: { listen: `${o.host}:${adminPort}` }, route: 'standard', usrloc: { dbMode: 'memory' }, loopThread: false },
   });
   try {
     console.log(`bench:soak — ${o.rate} calls/s for ${o.minutes} min through our sip-proxy, memory sampled every ${o.sampleEvery} s`);
