@@ -872,7 +872,7 @@ function nextHopUri(req: SipRequest): Uri {
 
 /** Tells every armed module how the transaction ended; a failing module never breaks routing. */
 function notify(ctx: ForwardingContext, received: SipRequest, source: MessageSource, response: SipResponse): void {
-  const event = { received, routed: ctx.request, response, source, flags: ctx.flags };
+  const event = { received, routed: ctx.request, response, source, flags: ctx.flags, avps: ctx.avps };
   for (const o of ctx.observers!) {
     try {
       o.onFinalResponse(event);

@@ -32,6 +32,8 @@ export interface FinalResponseEvent {
   readonly response: SipResponse;
   readonly source: MessageSource;
   readonly flags: ReadonlySet<string>;
+  /** The transaction's AVPs as the routes left them (a module reads its own keys). */
+  readonly avps: ReadonlyMap<symbol, unknown>;
 }
 
 /**

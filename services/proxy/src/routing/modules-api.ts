@@ -30,6 +30,12 @@ export interface RegistrarApi {
 export interface AccApi {
   /** Accounts this transaction: INVITE 2xx and BYE as `acc`, INVITE >= 300 as `missed_call` when `missed`. */
   account(ctx: RequestContext | FailureContext, opts?: { missed?: boolean }): void;
+  /**
+   * The callee number to record as `dst_user` instead of the routed R-URI's user (a db_extra
+   * column over an AVP, as Kamailio configs do): the dial plan's E.164 number of a PSTN call,
+   * which each gateway's strip/prefix rewrites differently; `dst_domain` stays the gateway.
+   */
+  accountNumber(ctx: RequestContext | FailureContext, number: string): void;
   /** False when no accounting sink is configured. */
   readonly enabled: boolean;
 }

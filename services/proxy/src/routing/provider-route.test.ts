@@ -264,10 +264,11 @@ describe('provider route: PSTN calls through LCR (route[4], failure_route[2])', 
     assert.equal(atB.uri.toString(), `sip:0012125551234@127.0.0.4:${gwB.port};user=phone`);
     answer(gwB, atB, 200);
     assert.equal((await finalOf(phone)).status, 200);
-    // Accounted like any call: the gateway that answered and the number as it got it.
+    // Accounted like any call: the gateway that answered and the normalised (E.164) number,
+    // not the gateway's own form of it (0012125551234).
     const record = acc.records.find((r) => r.callid === atB.callId && r.kind === 'acc');
     assert.ok(record, 'acc record of the PSTN call');
-    assert.equal(record.dst_user, '0012125551234');
+    assert.equal(record.dst_user, '+12125551234');
     assert.equal(record.dst_domain, '127.0.0.4');
     assert.equal(record.dst_ouser, '12125551234');
     assert.equal(record.src_user, 'alice');

@@ -245,6 +245,9 @@ async function toLocalUri(ctx: Ctx, m: Routes, permissions: Account | null): Pro
     const e164 = uri.clone();
     e164.user = number.normalised;
     ctx.request.uri = e164;
+    // Accounted with the E.164 number whichever gateway's strip/prefix carries it (dst_domain
+    // says which gateway); dst_ouser keeps the number as dialled.
+    m.acc.accountNumber(ctx, number.normalised);
     await pstn(ctx, m);
     return;
   }

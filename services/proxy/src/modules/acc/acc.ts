@@ -16,6 +16,8 @@ import type { AccApi } from '../../routing/modules-api.js';
 export const name = 'acc';
 export const ACC_FLAG = 'acc';
 export const ACC_MISSED_FLAG = 'acc-missed';
+/** Transaction AVP: the number `accountNumber` set for `dst_user`. */
+const DST_USER = Symbol('acc.dst_user');
 
 export function init(deps: { sink: AccountingSink | null; logger: Logger }): AccApi {
   return new AccModule(deps.sink, deps.logger.child({ module: name }));
@@ -44,6 +46,10 @@ class AccModule implements AccApi, FinalResponseObserver {
     ctx.flags.add(ACC_FLAG);
     if (opts.missed) ctx.flags.add(ACC_MISSED_FLAG);
     ctx.observe(this);
+  }
+
+  accountNumber(ctx: RequestContext | FailureContext, number: string): void {
+    ctx.avps.set(DST_USER, number);
   }
 
   onFinalResponse(e: FinalResponseEvent): void {
@@ -78,7 +84,7 @@ class AccModule implements AccApi, FinalResponseObserver {
       src_domain: hostOf(from.uri),
       src_ip: e.source.address,
       dst_ouser: userOf(to.uri),
-      dst_user: userOf(routed.uri),
+      dst_user: (e.avps.get(DST_USER) as string | undefined) ?? userOf(routed.uri),
       dst_domain: hostOf(routed.uri),
       user_agent: req.headers.get('user-agent') ?? '',
     };

@@ -147,9 +147,9 @@ describe('rtpengine module against fake ng relays', () => {
     const flags = new Set<string>();
     const source = { protocol: 'UDP' as const, address: '127.0.0.1', port: 1, local: { protocol: 'UDP' as const, address: '127.0.0.1', port: 2 }, connectionId: null };
     const { SipResponse } = await import('@voip/sip');
-    m.onFinalResponse({ received: reinvite, routed: reinvite, response: new SipResponse(491, 'Request Pending'), source, flags });
+    m.onFinalResponse({ received: reinvite, routed: reinvite, response: new SipResponse(491, 'Request Pending'), source, flags, avps: new Map() });
     assert.equal(m.isEngaged('fail-1'), true);
-    m.onFinalResponse({ received: inv, routed: inv, response: new SipResponse(487, 'Request Terminated'), source, flags });
+    m.onFinalResponse({ received: inv, routed: inv, response: new SipResponse(487, 'Request Terminated'), source, flags, avps: new Map() });
     assert.equal(m.isEngaged('fail-1'), false);
     for (let i = 0; i < 50 && a.calls.has('fail-1'); i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(a.calls.has('fail-1'), false);
