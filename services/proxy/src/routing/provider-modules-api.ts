@@ -65,6 +65,8 @@ export interface LcrApi {
   currentGateway(ctx: ForwardingContext): { name: string; tag: string | null } | null;
   /** fr_inv_timer for the gateways (ms): a gateway that does not answer within it is skipped. */
   readonly frInvTimeout: number;
+  /** Kamailio lcr's `from_gw()`: the request's source address is one of our gateways. */
+  fromGw(ctx: RequestContext): boolean;
 }
 
 /** A user's forwarding preferences (usr_preferences, the book's avpops attributes). */

@@ -274,6 +274,39 @@ describe('provider route: PSTN calls through LCR (route[4], failure_route[2])', 
     assert.equal(record.src_user, 'alice');
   });
 
+  test('a gateway without a trusted row re-INVITEs (hold) on a call out: relayed to the caller, not challenged (from_gw)', async () => {
+    const { phone, callId } = await call('alice', `sip:13125550111@${D}`);
+    answer(gwA, await requestOf(gwA, 'INVITE', callId), 503);
+    const atB = await requestOf(gwB, 'INVITE', callId);
+    gwB.sendMessage(createResponse(atB, 200, 'OK', { toTag: 'gwb-hold' }), port, PROXY_HOST);
+    assert.equal((await phone.nextResponse((r) => r.status >= 200)).status, 200);
+    // The gateway's in-dialog re-INVITE: From is the dialled number in our domain (the original
+    // To), which the book would challenge; a gateway has no password here.
+    const target = /<([^>]+)>/.exec(atB.headers.get('contact')!)![1]!;
+    gwB.send(
+      [
+        `INVITE ${target} SIP/2.0`,
+        `Via: SIP/2.0/UDP ${gwB.uri};branch=z9hG4bK-gwb-hold-${Math.random().toString(36).slice(2)};rport`,
+        'Max-Forwards: 70',
+        `Route: ${atB.headers.get('record-route')!}`,
+        `From: ${atB.headers.get('to')!};tag=gwb-hold`,
+        `To: ${atB.headers.get('from')!}`,
+        `Call-ID: ${callId}`,
+        'CSeq: 1 INVITE',
+        `Contact: <sip:13125550111@${gwB.uri}>`,
+        'Content-Type: application/sdp',
+        'Content-Length: 5',
+        '',
+        'v=0\r\n',
+      ].join('\n'),
+      port,
+      PROXY_HOST,
+    );
+    const reinvite = await requestOf(phone, 'INVITE', callId);
+    assert.equal(reinvite.headers.get('cseq'), '1 INVITE', 'the re-INVITE reached the caller');
+    assert.equal(gwB.inbox.filter((m) => !isRequest(m) && m.status === 407).length, 0, 'no challenge to the gateway');
+  });
+
   test('both gateways 503: the caller gets 503 "Service not available, no more gateways"', async () => {
     const { phone } = await call('alice', `sip:13125550000@${D}`);
     answer(gwA, await gwA.nextRequest('INVITE'), 503);

@@ -95,13 +95,16 @@ async function providerRequestRoute(ctx: RequestContext, m: Routes): Promise<voi
  * Sequential requests follow the Record-Route path. The book re-authenticates re-INVITEs that
  * are not from a trusted peer (`if (method=="INVITE" && !allow_trusted()) proxy_authorize`); as
  * in chapter 5, only our own users can be challenged — a foreign caller has no password here.
+ * Nor has a PSTN gateway: on a call out, its re-INVITE (hold, codec change) carries the dialled
+ * number in our domain as From, so our gateways are exempt like trusted peers (Kamailio lcr's
+ * `from_gw()`), whether or not they also have a `trusted` row.
  */
 async function withinDialog(ctx: RequestContext, m: Routes): Promise<void> {
   if (!m.rr.looseRoute(ctx)) {
     ctx.reply(404, 'Not here');
     return;
   }
-  if (ctx.method === 'INVITE' && m.domain.isFromLocal(ctx) && !m.permissions.allowTrusted(ctx)) {
+  if (ctx.method === 'INVITE' && m.domain.isFromLocal(ctx) && !m.permissions.allowTrusted(ctx) && !m.lcr.fromGw(ctx)) {
     if ((await authenticateCaller(ctx, m)) === null) return;
   }
   ctx.hint('rr-enforced');

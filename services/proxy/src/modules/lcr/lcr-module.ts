@@ -18,8 +18,9 @@
  * continues where route[4] started. Allowed in request and failure routes.
  */
 import { TableReloader } from '../../util/table-reloader.js';
+import { canonicalIp } from '../../util/canonical-ip.js';
 import { SipUri, type Logger } from '@voip/sip';
-import type { ForwardingContext } from '../../core/route-context.js';
+import type { ForwardingContext, RequestContext } from '../../core/route-context.js';
 import type { LcrApi } from '../../routing/provider-modules-api.js';
 import type { LcrGatewayRow, LcrRepository, LcrRuleRow, LcrRuleTargetRow } from '@voip/storage';
 import { compileSafeRegex, safeTest } from '@voip/storage';
@@ -148,6 +149,10 @@ export class LcrModule implements LcrApi {
    */
   isGatewayAddress(ip: string): boolean {
     return this.gatewayIps.has(ip);
+  }
+
+  fromGw(ctx: RequestContext): boolean {
+    return this.isGatewayAddress(canonicalIp(ctx.source.address));
   }
 
   private compile(gwRows: readonly LcrGatewayRow[], ruleRows: readonly LcrRuleRow[], targetRows: readonly LcrRuleTargetRow[]): LcrTables {

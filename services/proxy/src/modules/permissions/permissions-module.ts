@@ -9,6 +9,7 @@
  * keeps the previous set. Allowed in request routes.
  */
 import { TableReloader } from '../../util/table-reloader.js';
+import { canonicalIp } from '../../util/canonical-ip.js';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { Logger } from '@voip/sip';
 import type { RequestContext } from '../../core/route-context.js';
@@ -42,13 +43,7 @@ interface PermissionSet {
 
 const EMPTY: PermissionSet = { trusted: new Map(), ranges: new Map(), count: 0 };
 
-/** IPv4-mapped IPv6 sources (::ffff:192.0.2.1, dual-stack sockets) compare as IPv4; IPv6 lower case. */
-export function canonicalIp(address: string): string {
-  const a = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
-  const lower = a.toLowerCase();
-  if (lower.startsWith('::ffff:') && isIPv4(lower.slice(7))) return lower.slice(7);
-  return lower;
-}
+export { canonicalIp };
 
 function family(ip: string): 'ipv4' | 'ipv6' | null {
   if (isIPv4(ip)) return 'ipv4';
