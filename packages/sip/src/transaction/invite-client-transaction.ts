@@ -4,7 +4,7 @@ import type { Transport, TransportAddress } from '../transport/index.js';
 import { TimerEntry } from '../util/timer-wheel.js';
 import type { TimerTarget } from '../util/timer-wheel.js';
 import { SipTransactionError } from './errors.js';
-import { parkedRequest, parkedResponse, parkExchange } from './parked-exchange.js';
+import { ParkableExchange, parkExchange } from './parked-exchange.js';
 import { branchOfClientKey } from './transaction-table.js';
 import type { ClientTransactionInternal, InviteClientState, TransactionCore } from './types.js';
 
@@ -22,7 +22,7 @@ const TIMER_M = 4;
  *      |  \______________________|______2xx______> Accepted --Timer M--> Terminated
  *      +--Timer B / transport error--> Terminated
  */
-export class InviteClientTransaction implements ClientTransactionInternal, TimerTarget {
+export class InviteClientTransaction extends ParkableExchange implements ClientTransactionInternal, TimerTarget {
   readonly id: string;
   readonly destination: TransportAddress;
   readonly transport: Transport | null;
@@ -30,20 +30,8 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
   readonly reliable: boolean;
   state: InviteClientState;
   private readonly core: TransactionCore;
-  /** The request until the final response was passed up; null once parked. */
-  private req: SipRequest | null;
-  /** The last response received until the final was passed up; null once parked. */
-  private res: SipResponse | null;
   /** Serialized once; Timer A re-sends the same bytes; parked with the final response. */
   private requestBuf: Buffer | null;
-  /**
-   * Accepted, Completed: request and last response as bytes (parked-exchange.ts); `split` is
-   * the request's length.
-   */
-  private parkedSlab: ArrayBuffer | null;
-  private parkedAt: number;
-  private parkedLength: number;
-  private split: number;
   /** The ACK for the non-2xx final, kept for response retransmissions (§17.1.1.2). */
   private ackBuf: Buffer | null;
   private intervalA: number;
@@ -54,14 +42,9 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
   private timerM: TimerEntry | null;
 
   constructor(core: TransactionCore, id: string, request: SipRequest, destination: TransportAddress, transport: Transport | null) {
+    super(request);
     this.core = core;
     this.id = id;
-    this.req = request;
-    this.res = null;
-    this.parkedSlab = null;
-    this.parkedAt = 0;
-    this.parkedLength = 0;
-    this.split = 0;
     this.destination = destination;
     this.transport = transport;
     this.reliable = transport !== null ? transport.reliable : destination.protocol !== 'UDP';
@@ -93,31 +76,6 @@ export class InviteClientTransaction implements ClientTransactionInternal, Timer
    */
   get branch(): string {
     return branchOfClientKey(this.id);
-  }
-
-  /**
-   * The parked bytes as a (transient) view. Kept as slab + offset + length rather than as a
-   * Buffer: a Buffer object is ~100 B of heap per lingering transaction.
-   */
-  private get parked(): Buffer | null {
-    return this.parkedSlab === null ? null : Buffer.from(this.parkedSlab, this.parkedAt, this.parkedLength);
-  }
-
-  private set parked(b: Buffer | null) {
-    this.parkedSlab = b === null ? null : (b.buffer as ArrayBuffer);
-    this.parkedAt = b === null ? 0 : b.byteOffset;
-    this.parkedLength = b === null ? 0 : b.length;
-  }
-
-  /** The request; after the final response a fresh parse of its parked bytes on each read. */
-  get request(): SipRequest {
-    return this.req ?? parkedRequest(this.parked!, this.split);
-  }
-
-  /** The last response received; after the final response a fresh parse of its parked bytes on each read. */
-  get lastResponse(): SipResponse | null {
-    if (this.parked === null) return this.res;
-    return parkedResponse(this.parked, this.split);
   }
 
   receiveResponse(res: SipResponse): void {

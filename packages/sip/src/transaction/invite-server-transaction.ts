@@ -3,7 +3,7 @@ import type { MessageSource, ResponseRoute } from '../transport/index.js';
 import { TimerEntry } from '../util/timer-wheel.js';
 import type { TimerTarget } from '../util/timer-wheel.js';
 import { SipTransactionError } from './errors.js';
-import { parkedRequest, parkedResponse, parkedResponseBytes, parkExchange } from './parked-exchange.js';
+import { ParkableExchange, parkedResponseBytes, parkExchange } from './parked-exchange.js';
 import type { InviteServerState, ServerTransactionInternal, TransactionCore } from './types.js';
 
 const TIMER_G = 0;
@@ -18,7 +18,7 @@ const TIMER_L = 3;
  *        |                      +--Timer H--> Terminated
  *        +--2xx--> Accepted --Timer L--> Terminated
  */
-export class InviteServerTransaction implements ServerTransactionInternal, TimerTarget {
+export class InviteServerTransaction extends ParkableExchange implements ServerTransactionInternal, TimerTarget {
   readonly id: string;
   readonly source: MessageSource;
   readonly isInvite = true;
@@ -27,18 +27,6 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
   state: InviteServerState;
   finalSent: boolean;
   private readonly core: TransactionCore;
-  /** The request while Proceeding; null once parked. */
-  private req: SipRequest | null;
-  /** The last response sent while Proceeding; null once parked. */
-  private res: SipResponse | null;
-  /**
-   * Completed, Accepted, Confirmed: request and final response as bytes (parked-exchange.ts);
-   * `split` is the request's length.
-   */
-  private parkedSlab: ArrayBuffer | null;
-  private parkedAt: number;
-  private parkedLength: number;
-  private split: number;
   /** Where responses go (§18.2.2); computed from the first response's top Via. */
   private route: ResponseRoute | null;
   /** The most recent provisional (re-sent on INVITE retransmissions in Proceeding only). */
@@ -52,14 +40,9 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
   private timerL: TimerEntry | null;
 
   constructor(core: TransactionCore, id: string, request: SipRequest, source: MessageSource, rfc2543: boolean) {
+    super(request);
     this.core = core;
     this.id = id;
-    this.req = request;
-    this.res = null;
-    this.parkedSlab = null;
-    this.parkedAt = 0;
-    this.parkedLength = 0;
-    this.split = 0;
     this.source = source;
     this.reliable = source.protocol !== 'UDP';
     this.rfc2543 = rfc2543;
@@ -73,31 +56,6 @@ export class InviteServerTransaction implements ServerTransactionInternal, Timer
     this.timerH = null;
     this.timerI = null;
     this.timerL = null;
-  }
-
-  /**
-   * The parked bytes as a (transient) view. Kept as slab + offset + length rather than as a
-   * Buffer: a Buffer object is ~100 B of heap per lingering transaction.
-   */
-  private get parked(): Buffer | null {
-    return this.parkedSlab === null ? null : Buffer.from(this.parkedSlab, this.parkedAt, this.parkedLength);
-  }
-
-  private set parked(b: Buffer | null) {
-    this.parkedSlab = b === null ? null : (b.buffer as ArrayBuffer);
-    this.parkedAt = b === null ? 0 : b.byteOffset;
-    this.parkedLength = b === null ? 0 : b.length;
-  }
-
-  /** The request; after the final response a fresh parse of its parked bytes on each read. */
-  get request(): SipRequest {
-    return this.req ?? parkedRequest(this.parked!, this.split);
-  }
-
-  /** The last response sent; after the final response a fresh parse of its parked bytes on each read. */
-  get lastResponse(): SipResponse | null {
-    if (this.parked === null) return this.res;
-    return parkedResponse(this.parked, this.split);
   }
 
   respond(res: SipResponse): void {

@@ -3,7 +3,7 @@ import type { Transport, TransportAddress } from '../transport/index.js';
 import { TimerEntry } from '../util/timer-wheel.js';
 import type { TimerTarget } from '../util/timer-wheel.js';
 import { SipTransactionError } from './errors.js';
-import { parkedRequest, parkedResponse, parkExchange } from './parked-exchange.js';
+import { ParkableExchange, parkExchange } from './parked-exchange.js';
 import { branchOfClientKey } from './transaction-table.js';
 import type { ClientTransactionInternal, NonInviteClientState, TransactionCore } from './types.js';
 
@@ -18,7 +18,7 @@ const TIMER_K = 2;
  *     \________________________200-699____/
  *   Trying/Proceeding --Timer F / transport error--> Terminated
  */
-export class NonInviteClientTransaction implements ClientTransactionInternal, TimerTarget {
+export class NonInviteClientTransaction extends ParkableExchange implements ClientTransactionInternal, TimerTarget {
   readonly id: string;
   readonly destination: TransportAddress;
   readonly transport: Transport | null;
@@ -26,31 +26,17 @@ export class NonInviteClientTransaction implements ClientTransactionInternal, Ti
   readonly reliable: boolean;
   state: NonInviteClientState;
   private readonly core: TransactionCore;
-  /** The request until the final response was passed up; null once parked. */
-  private req: SipRequest | null;
-  /** The last response received until the final was passed up; null once parked. */
-  private res: SipResponse | null;
   /** Serialized once; Timer E re-sends the same bytes; parked with the final response. */
   private requestBuf: Buffer | null;
-  /** Completed: request and final response as bytes (parked-exchange.ts); `split` is the request's length. */
-  private parkedSlab: ArrayBuffer | null;
-  private parkedAt: number;
-  private parkedLength: number;
-  private split: number;
   private intervalE: number;
   private timerE: TimerEntry | null;
   private timerF: TimerEntry | null;
   private timerK: TimerEntry | null;
 
   constructor(core: TransactionCore, id: string, request: SipRequest, destination: TransportAddress, transport: Transport | null) {
+    super(request);
     this.core = core;
     this.id = id;
-    this.req = request;
-    this.res = null;
-    this.parkedSlab = null;
-    this.parkedAt = 0;
-    this.parkedLength = 0;
-    this.split = 0;
     this.destination = destination;
     this.transport = transport;
     this.reliable = transport !== null ? transport.reliable : destination.protocol !== 'UDP';
@@ -77,31 +63,6 @@ export class NonInviteClientTransaction implements ClientTransactionInternal, Ti
    */
   get branch(): string {
     return branchOfClientKey(this.id);
-  }
-
-  /**
-   * The parked bytes as a (transient) view. Kept as slab + offset + length rather than as a
-   * Buffer: a Buffer object is ~100 B of heap per lingering transaction.
-   */
-  private get parked(): Buffer | null {
-    return this.parkedSlab === null ? null : Buffer.from(this.parkedSlab, this.parkedAt, this.parkedLength);
-  }
-
-  private set parked(b: Buffer | null) {
-    this.parkedSlab = b === null ? null : (b.buffer as ArrayBuffer);
-    this.parkedAt = b === null ? 0 : b.byteOffset;
-    this.parkedLength = b === null ? 0 : b.length;
-  }
-
-  /** The request; in Completed a fresh parse of its parked bytes on each read. */
-  get request(): SipRequest {
-    return this.req ?? parkedRequest(this.parked!, this.split);
-  }
-
-  /** The last response received; in Completed a fresh parse of its parked bytes on each read. */
-  get lastResponse(): SipResponse | null {
-    if (this.parked === null) return this.res;
-    return parkedResponse(this.parked, this.split);
   }
 
   receiveResponse(res: SipResponse): void {

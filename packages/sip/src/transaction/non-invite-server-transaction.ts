@@ -3,7 +3,7 @@ import type { MessageSource, ResponseRoute } from '../transport/index.js';
 import { TimerEntry } from '../util/timer-wheel.js';
 import type { TimerTarget } from '../util/timer-wheel.js';
 import { SipTransactionError } from './errors.js';
-import { parkedRequest, parkedResponse, parkedResponseBytes, parkExchange } from './parked-exchange.js';
+import { ParkableExchange, parkedResponseBytes, parkExchange } from './parked-exchange.js';
 import type { NonInviteServerState, ServerTransactionInternal, TransactionCore } from './types.js';
 
 const TIMER_J = 0;
@@ -14,7 +14,7 @@ const TIMER_J = 0;
  *   Trying --1xx--> Proceeding --200-699--> Completed --Timer J--> Terminated
  *     \_______________200-699_______________/
  */
-export class NonInviteServerTransaction implements ServerTransactionInternal, TimerTarget {
+export class NonInviteServerTransaction extends ParkableExchange implements ServerTransactionInternal, TimerTarget {
   readonly id: string;
   readonly source: MessageSource;
   readonly isInvite = false;
@@ -23,15 +23,6 @@ export class NonInviteServerTransaction implements ServerTransactionInternal, Ti
   state: NonInviteServerState;
   finalSent: boolean;
   private readonly core: TransactionCore;
-  /** The request while Trying/Proceeding; null once parked. */
-  private req: SipRequest | null;
-  /** The last response sent while Trying/Proceeding; null once parked. */
-  private res: SipResponse | null;
-  /** Completed: request and final response as bytes (parked-exchange.ts); `split` is the request's length. */
-  private parkedSlab: ArrayBuffer | null;
-  private parkedAt: number;
-  private parkedLength: number;
-  private split: number;
   /** Completed: the final had a route (was sent), so retransmissions are answered. */
   private sent: boolean;
   private route: ResponseRoute | null;
@@ -40,14 +31,9 @@ export class NonInviteServerTransaction implements ServerTransactionInternal, Ti
   private timerJ: TimerEntry | null;
 
   constructor(core: TransactionCore, id: string, request: SipRequest, source: MessageSource, rfc2543: boolean) {
+    super(request);
     this.core = core;
     this.id = id;
-    this.req = request;
-    this.res = null;
-    this.parkedSlab = null;
-    this.parkedAt = 0;
-    this.parkedLength = 0;
-    this.split = 0;
     this.sent = false;
     this.source = source;
     this.reliable = source.protocol !== 'UDP';
@@ -57,31 +43,6 @@ export class NonInviteServerTransaction implements ServerTransactionInternal, Ti
     this.route = null;
     this.lastBuf = null;
     this.timerJ = null;
-  }
-
-  /**
-   * The parked bytes as a (transient) view. Kept as slab + offset + length rather than as a
-   * Buffer: a Buffer object is ~100 B of heap per lingering transaction.
-   */
-  private get parked(): Buffer | null {
-    return this.parkedSlab === null ? null : Buffer.from(this.parkedSlab, this.parkedAt, this.parkedLength);
-  }
-
-  private set parked(b: Buffer | null) {
-    this.parkedSlab = b === null ? null : (b.buffer as ArrayBuffer);
-    this.parkedAt = b === null ? 0 : b.byteOffset;
-    this.parkedLength = b === null ? 0 : b.length;
-  }
-
-  /** The request; in Completed a fresh parse of its parked bytes on each read. */
-  get request(): SipRequest {
-    return this.req ?? parkedRequest(this.parked!, this.split);
-  }
-
-  /** The last response sent; in Completed a fresh parse of its parked bytes on each read. */
-  get lastResponse(): SipResponse | null {
-    if (this.parked === null) return this.res;
-    return parkedResponse(this.parked, this.split);
   }
 
   respond(res: SipResponse): void {

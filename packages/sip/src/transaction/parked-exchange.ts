@@ -49,3 +49,52 @@ export function parkedResponse(parked: Buffer, split: number): SipResponse | nul
   const bytes = parkedResponseBytes(parked, split);
   return bytes === null ? null : (reparse(bytes) as SipResponse);
 }
+
+/**
+ * What every transaction machine keeps of its request and last response: the parsed messages
+ * while it works, then (`park`) one run of parked bytes once only timers are left. One base for
+ * the four RFC 3261 §17 machines so the storage is written once; the fields are plain slab /
+ * offset / length rather than a Buffer object (~100 B of heap per lingering transaction).
+ */
+export abstract class ParkableExchange {
+  /** The request until the exchange is parked; null after. */
+  protected req: SipRequest | null;
+  /** The last response until the exchange is parked; null after. */
+  protected res: SipResponse | null;
+  private parkedSlab: ArrayBuffer | null;
+  private parkedAt: number;
+  private parkedLength: number;
+  /** Length of the request's bytes at the start of the parked run. */
+  protected split: number;
+
+  constructor(request: SipRequest) {
+    this.req = request;
+    this.res = null;
+    this.parkedSlab = null;
+    this.parkedAt = 0;
+    this.parkedLength = 0;
+    this.split = 0;
+  }
+
+  /** The parked bytes as a (transient) view; null while not parked. */
+  protected get parked(): Buffer | null {
+    return this.parkedSlab === null ? null : Buffer.from(this.parkedSlab, this.parkedAt, this.parkedLength);
+  }
+
+  protected set parked(b: Buffer | null) {
+    this.parkedSlab = b === null ? null : (b.buffer as ArrayBuffer);
+    this.parkedAt = b === null ? 0 : b.byteOffset;
+    this.parkedLength = b === null ? 0 : b.length;
+  }
+
+  /** The request; once parked a fresh parse of its bytes on each read. */
+  get request(): SipRequest {
+    return this.req ?? parkedRequest(this.parked!, this.split);
+  }
+
+  /** The last response; once parked a fresh parse of its bytes on each read. */
+  get lastResponse(): SipResponse | null {
+    if (this.parked === null) return this.res;
+    return parkedResponse(this.parked, this.split);
+  }
+}
