@@ -9,3 +9,4 @@ export * from './report-table.js';
 export * from './rate-stepper.js';
 export * from './servers.js';
 export * from './bench-database.js';
+export * from './cli.js';

@@ -20,6 +20,8 @@ import {
   OurProxyServer,
   ProcessRegistry,
   SippRun,
+  positiveInt,
+  runMain,
 } from '../common/index.js';
 import { freeTcpPort, MiB, settle, type QuietReading } from './proxy-memory.js';
 
@@ -49,12 +51,6 @@ function intList(value: string): number[] {
     throw new Error(`expected a comma-separated list of positive integers, got "${value}"`);
   }
   return out;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got "${value}"`);
-  return n;
 }
 
 function parseCli(argv: string[]): CliOptions {
@@ -256,10 +252,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+runMain(main);

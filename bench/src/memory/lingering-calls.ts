@@ -34,18 +34,13 @@ import {
 import { parseConfig } from '@voip/proxy/dist/config.js';
 import { startProxy } from '@voip/proxy/dist/server.js';
 import { LoopbackFakeUdp, syntheticCall, warmUp } from '@voip/proxy/dist/warm-up.js';
+import { positiveInt } from '../common/cli.js';
 
 interface Options {
   calls: number;
   warmUp: number;
   snapshot: string | undefined;
   byConstructor: boolean;
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`not a positive integer: ${v}`);
-  return n;
 }
 
 function gc(): void {

@@ -32,6 +32,9 @@ import {
   waitForSipResponder,
   type LaunchedProcess,
   type SippResult,
+  positiveNumber,
+  positiveInt,
+  runMain,
 } from '../common/index.js';
 import { freeTcpPort, promValue } from '../memory/proxy-memory.js';
 
@@ -52,18 +55,6 @@ interface CliOptions {
   proxyMain: string;
   json?: string;
   keep: boolean;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`expected a positive number, got "${value}"`);
-  return n;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got "${value}"`);
-  return n;
 }
 
 function parseCli(argv: string[]): CliOptions {
@@ -256,10 +247,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+runMain(main);

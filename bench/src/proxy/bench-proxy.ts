@@ -27,6 +27,8 @@ import {
   freeUdpPorts,
   runInterleavedSteps,
   type SipServer,
+  positiveInt,
+  runMain,
 } from '../common/index.js';
 import { runCallStep, type CallStepConfig, type CallStepResult, type ProviderCallConfig } from './call-step.js';
 import { formatStepRow, formatStepTable, formatSummary } from './call-report.js';
@@ -69,12 +71,6 @@ function intList(value: string): number[] {
     throw new Error(`expected a comma-separated list of positive integers, got "${value}"`);
   }
   return out;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got "${value}"`);
-  return n;
 }
 
 function parseCli(argv: string[]): CliOptions {
@@ -350,10 +346,4 @@ function provisionProvider(dbUrl: string, host: string, gatewayPort: number): Pr
   return { dbUrl, secret: randomBytes(16).toString('hex'), call };
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -34,6 +34,8 @@ import {
   type Column,
   type SipServer,
   type TargetSteps,
+  positiveInt,
+  runMain,
 } from '../common/index.js';
 import { runRegisterStep, type RegisterStepConfig, type RegisterStepResult } from './register-step.js';
 
@@ -66,12 +68,6 @@ function intList(value: string): number[] {
   const out = value.split(',').map((s) => Number(s.trim()));
   if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`expected positive integers, got "${value}"`);
   return out;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got "${value}"`);
-  return n;
 }
 
 function parseCli(argv: string[]): CliOptions {
@@ -241,10 +237,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+runMain(main);

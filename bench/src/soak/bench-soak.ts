@@ -20,6 +20,9 @@ import {
   OurProxyServer,
   ProcessRegistry,
   receiveBufferWarning,
+  positiveNumber,
+  positiveInt,
+  runMain,
 } from '../common/index.js';
 import { runCallStep, type CallStepConfig } from '../proxy/call-step.js';
 import { formatStepTable } from '../proxy/call-report.js';
@@ -40,18 +43,6 @@ interface CliOptions {
   proxyMain: string;
   json?: string;
   keep: boolean;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`expected a positive number, got "${value}"`);
-  return n;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got "${value}"`);
-  return n;
 }
 
 function parseCli(argv: string[]): CliOptions {
@@ -202,10 +193,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+runMain(main);
