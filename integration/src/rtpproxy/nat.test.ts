@@ -13,15 +13,13 @@
  *                                                                     169.254.K.2 --veth-- 169.254.K.1 [root: test, ng]
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { WorkDir } from '../harness/index.js';
 import { anchorOf, rtpStreamOf, sdpBody, startRelay, type RunningRelay } from './support.js';
 
-const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('./rtp-endpoint-cli.js', import.meta.url));
 const sfx = randomBytes(3).toString('hex');
 const K = 1 + Math.floor(Math.random() * 250);
@@ -96,12 +94,57 @@ interface EndpointResult {
   sources: string[];
 }
 
-async function phone(
-  ns: string, bind: string, port: number, to: string, toPort: number, count: number, expect?: number,
-): Promise<EndpointResult> {
-  const args = JSON.stringify({ bind, port, to, toPort, count, lingerMs: 500, expect });
-  const { stdout } = await run('ip', ['netns', 'exec', ns, process.execPath, CLI, args], { timeout: 30_000 });
-  return JSON.parse(stdout.trim()) as EndpointResult;
+interface PhoneSpec {
+  ns: string;
+  bind: string;
+  port: number;
+  to: string;
+  toPort: number;
+  count: number;
+  expect?: number;
+}
+
+/** One RTP party in its namespace: `ready` once bound, `go()` starts its stream. */
+function startPhone(p: PhoneSpec): { ready: Promise<void>; go: () => void; result: Promise<EndpointResult> } {
+  const args = JSON.stringify({ bind: p.bind, port: p.port, to: p.to, toPort: p.toPort, count: p.count, lingerMs: 500, expect: p.expect });
+  const child = spawn('ip', ['netns', 'exec', p.ns, process.execPath, CLI, args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  let out = '';
+  let err = '';
+  let signalReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => {
+    signalReady = resolve;
+  });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (out.startsWith('ready\n')) signalReady();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const result = new Promise<EndpointResult>((resolve, reject) => {
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`RTP party in ${p.ns} exited ${code}: ${err}`));
+      else resolve(JSON.parse(out.slice('ready\n'.length).trim()) as EndpointResult);
+    });
+  });
+  // A party that dies before it is bound must not leave the other waiting for `ready`.
+  void result.catch(() => signalReady());
+  return { ready, go: () => child.stdin.end('go\n'), result };
+}
+
+/**
+ * Two parties of a call: both bind first, then both stream (their start-up in separate
+ * processes would otherwise decide how many of the first packets find no socket yet).
+ */
+async function phones(a: PhoneSpec, b: PhoneSpec): Promise<[EndpointResult, EndpointResult]> {
+  const pa = startPhone(a);
+  const pb = startPhone(b);
+  await Promise.all([pa.ready, pb.ready]);
+  pa.go();
+  pb.go();
+  return Promise.all([pa.result, pb.result]);
 }
 
 const work = new WorkDir('rtpproxy-nat');
@@ -126,10 +169,10 @@ describe('phone behind NAT (network namespaces + MASQUERADE)', () => {
   });
 
   it('without the relay, media reaches the public phone but never the NATed one (one-way audio)', async () => {
-    const [a, b] = await Promise.all([
-      phone(NS.lan, LAN_A, PORT_A, PHONE_B, PORT_B, 50),
-      phone(NS.wan, PHONE_B, PORT_B, LAN_A, PORT_A, 50), // B follows A's SDP: a private address
-    ]);
+    const [a, b] = await phones(
+      { ns: NS.lan, bind: LAN_A, port: PORT_A, to: PHONE_B, toPort: PORT_B, count: 50 },
+      { ns: NS.wan, bind: PHONE_B, port: PORT_B, to: LAN_A, toPort: PORT_A, count: 50 }, // B follows A's SDP: a private address
+    );
     assert.ok(b.received > 0, 'A -> B passes the NAT outbound');
     assert.ok(b.sources.every((s) => s.startsWith(`${NAT_PUBLIC}:`)), `B sees the NAT, not A: ${b.sources.join(',')}`);
     assert.equal(a.received, 0, 'B -> A never arrives');
@@ -149,10 +192,10 @@ describe('phone behind NAT (network namespaces + MASQUERADE)', () => {
     const toA = anchorOf(String(answer['sdp']));
     assert.equal(toA.address, RELAY_IP);
     assert.ok(!String(offer['sdp']).includes(LAN_A), 'the private address never reaches B');
-    const [a, b] = await Promise.all([
-      phone(NS.lan, LAN_A, PORT_A, toA.address, toA.port, 100, 50),
-      phone(NS.wan, PHONE_B, PORT_B, toB.address, toB.port, 100, 100),
-    ]);
+    const [a, b] = await phones(
+      { ns: NS.lan, bind: LAN_A, port: PORT_A, to: toA.address, toPort: toA.port, count: 100, expect: 50 },
+      { ns: NS.wan, bind: PHONE_B, port: PORT_B, to: toB.address, toPort: toB.port, count: 100, expect: 100 },
+    );
     assert.ok(a.received >= 50, `A received ${a.received} of 100`);
     assert.ok(b.received >= 95, `B received ${b.received} of 100`);
     assert.deepEqual(a.sources, [`${RELAY_IP}:${toA.port}`]);
