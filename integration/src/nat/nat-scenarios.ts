@@ -6,6 +6,9 @@
  * RTP: once a call is up, each phone starts `rtp-endpoint-cli.js` (SIPp `exec`) in its own
  * namespace, bound to the port its SDP announced and sending to the address/port of the SDP it
  * received; the CLI writes what it received, and from where, into a JSON file.
+ *
+ * The scenario builders below read as call flows; the SIP messages they send are written by the
+ * few message builders that follow (request, inDialog, hopByHopAck, response).
  */
 
 export interface RtpExec {
@@ -18,9 +21,35 @@ export interface RtpExec {
   out: string;
 }
 
+/** A user's digest credentials (the phones answer 401/407 with SIPp's `[authentication]`). */
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
 /** `version` is the o= line's sess-version: RFC 3264 §8 has a new offer in a dialog raise it. */
 function sdp(port: number, version = 1): string {
   return ['v=0', `o=- 1 ${version} IN IP4 [local_ip]`, 's=-', 'c=IN IP4 [local_ip]', 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', 'a=sendrecv'].join('\n');
+}
+
+/** The end of a message without a body. */
+const NO_BODY = 'Content-Length: 0\n\n';
+
+/** The end of a message carrying an SDP offer or answer (see sdp() for `version`). */
+function sdpBody(port: number, version = 1): string {
+  return `Content-Type: application/sdp\nContent-Length: [len]\n\n${sdp(port, version)}\n`;
+}
+
+const MAX_FORWARDS = 'Max-Forwards: 70\n';
+
+/** The phone's Contact: its private address, as a phone behind a NAT that knows nothing of it writes. */
+function contact(user: string): string {
+  return `Contact: <sip:${user}@[local_ip]:[local_port]>\n`;
+}
+
+/** SIPp's digest answer to the last 401/407, as a header line. */
+function credentials(auth: Credentials): string {
+  return `[authentication username=${auth.user} password=${auth.password}]\n`;
 }
 
 /** Remembers the c= address and m= port of the received SDP in $mip / $mport. */
@@ -34,6 +63,13 @@ const SDP_EREG = `
 const SDP_REFERENCE = `
   <Reference variables="cline,mline"/>`;
 
+/** Receives a request or response (`what`: its SIPp attributes) that carries SDP, remembering its c=/m=. */
+function recvSdp(what: string): string {
+  return `
+  <recv ${what}>${SDP_EREG}
+  </recv>`;
+}
+
 function execRtp(r: RtpExec): string {
   return `
   <nop>
@@ -43,30 +79,96 @@ function execRtp(r: RtpExec): string {
   </nop>`;
 }
 
-/** REGISTER with digest (401 round trip); the 200's Contact expires is checked by the test. */
-export function registerScenario(user: string, password: string, domain: string): string {
-  const req = (cseq: number, auth: string): string => `<![CDATA[
-REGISTER sip:${domain} SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[pid]-[call_number]-r${cseq}
-From: <sip:${user}@${domain}>;tag=[pid]R[call_number]
-To: <sip:${user}@${domain}>
-Call-ID: [call_id]
-CSeq: ${cseq} REGISTER
-Contact: <sip:${user}@[local_ip]:[local_port]>
-${auth}Max-Forwards: 70
-Expires: 3600
-User-Agent: natphone
-Content-Length: 0
-
-]]>`;
+function scenario(name: string, body: string): string {
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="register behind NAT">
-  <send retrans="500">${req(1, '')}</send>
-  <recv response="401" auth="true"/>
-  <send retrans="500">${req(2, `[authentication username=${user} password=${password}]\n`)}</send>
-  <recv response="200"/>
+<scenario name="${name}">${body}
 </scenario>
 `;
+}
+
+/** Who a phone's requests of one call are from and to; `fromTag` is the letter in its From tag. */
+interface Party {
+  from: string;
+  fromTag: string;
+  to: string;
+}
+
+/**
+ * A request as the phones write it: the request line, a Via with the private address and no
+ * rport (branch `z9hG4bK-[pid]-[call_number]-<branch>`), From with its tag, To (with the
+ * callee's tag when `toTag`), Call-ID, CSeq; `rest` is the headers that follow and the body.
+ */
+function request(p: Party, line: { method: string; uri: string; branch: string; cseq: number; toTag?: boolean }, rest: string): string {
+  return `<![CDATA[
+${line.method} ${line.uri} SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[pid]-[call_number]-${line.branch}
+From: <${p.from}>;tag=[pid]${p.fromTag}[call_number]
+To: <${p.to}>${line.toTag === true ? '[peer_tag_param]' : ''}
+Call-ID: [call_id]
+CSeq: ${line.cseq} ${line.method}
+${rest}]]>`;
+}
+
+/** A request within the dialog: to the remote target, along the Record-Route ([next_url], [routes]). */
+function inDialog(p: Party, method: string, branch: string, cseq: number, rest: string): string {
+  return request(p, { method, uri: '[next_url]', branch, cseq, toTag: true }, `[routes]\n${MAX_FORWARDS}${rest}`);
+}
+
+/**
+ * RFC 3261 §17.1.1.3: the ACK of a non-2xx final response to an INVITE belongs to the INVITE
+ * transaction: same Request-URI, branch and CSeq number, the To tag of the response.
+ */
+function hopByHopAck(p: Party, branch: string, cseq: number): string {
+  return request(p, { method: 'ACK', uri: p.to, branch, cseq, toTag: true }, `${MAX_FORWARDS}${NO_BODY}`);
+}
+
+/**
+ * The INVITE answered with a 407 and sent again with credentials (RFC 3261 §22.3, a new CSeq):
+ * `invite(n, auth)` writes INVITE number n (branch `<branch>n`) with the credentials line `auth`.
+ */
+function challengedInvite(p: Party, branch: string, auth: Credentials, invite: (n: number, auth: string) => string): string {
+  return `
+  <send retrans="500">${invite(1, '')}</send>
+  <recv response="100" optional="true"/>
+  <recv response="407" auth="true"/>
+  <send>${hopByHopAck(p, `${branch}1`, 1)}</send>
+  <send retrans="500">${invite(2, credentials(auth))}</send>`;
+}
+
+/**
+ * A response to the last request received, copying its Via, From, To, Call-ID and CSeq (`via`
+ * and `cseq` replace theirs); `toTag` is the letter of the tag the phone adds to To.
+ */
+function response(status: string, h: { toTag?: string; recordRoute?: boolean; contact?: string; via?: string; cseq?: string }, rest = NO_BODY): string {
+  return `<![CDATA[
+SIP/2.0 ${status}
+${h.via ?? '[last_Via:]'}
+[last_From:]
+[last_To:]${h.toTag === undefined ? '' : `;tag=[pid]${h.toTag}[call_number]`}
+[last_Call-ID:]
+${h.cseq ?? '[last_CSeq:]'}
+${h.recordRoute === true ? '[last_Record-Route:]\n' : ''}${h.contact === undefined ? '' : contact(h.contact)}${rest}]]>`;
+}
+
+/** The callee's 180 to the INVITE: its To tag, the Record-Route and its Contact (the dialog's route set, RFC 3261 §12.1.1). */
+function ringing(user: string): string {
+  return `
+  <send>${response('180 Ringing', { toTag: 'U', recordRoute: true, contact: user })}</send>`;
+}
+
+/** REGISTER with digest (401 round trip); the 200's Contact expires is checked by the test. */
+export function registerScenario(user: string, password: string, domain: string): string {
+  const aor = `sip:${user}@${domain}`;
+  const req = (cseq: number, auth: string): string => request(
+    { from: aor, fromTag: 'R', to: aor },
+    { method: 'REGISTER', uri: `sip:${domain}`, branch: `r${cseq}`, cseq },
+    `${contact(user)}${auth}${MAX_FORWARDS}Expires: 3600\nUser-Agent: natphone\n${NO_BODY}`,
+  );
+  return scenario('register behind NAT', `
+  <send retrans="500">${req(1, '')}</send>
+  <recv response="401" auth="true"/>
+  <send retrans="500">${req(2, credentials({ user, password }))}</send>
+  <recv response="200"/>`);
 }
 
 /** A second offer/answer in the call (RFC 3264 §8): new media ports, and RTP on them. */
@@ -83,80 +185,18 @@ export interface Reoffer {
 export function uasScenario(user: string, mediaPort: number, rtp: RtpExec, reoffer?: Reoffer): string {
   const reinvite = reoffer === undefined
     ? ''
-    : `
-  <recv request="INVITE">${SDP_EREG}
-  </recv>
-  <send retrans="500"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:${user}@[local_ip]:[local_port]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-${sdp(reoffer.mediaPort, 2)}
-]]></send>
+    : `${recvSdp('request="INVITE"')}
+  <send retrans="500">${response('200 OK', { contact: user }, sdpBody(reoffer.mediaPort, 2))}</send>
   <recv request="ACK"/>${execRtp(reoffer.rtp)}`;
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="phone answering">
-  <recv request="OPTIONS" optional="true" next="options"/>
-  <recv request="INVITE">${SDP_EREG}
-  </recv>
-  <send><![CDATA[
-SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]U[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-[last_Record-Route:]
-Contact: <sip:${user}@[local_ip]:[local_port]>
-Content-Length: 0
-
-]]></send>
-  <send retrans="500"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]U[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-[last_Record-Route:]
-Contact: <sip:${user}@[local_ip]:[local_port]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-${sdp(mediaPort)}
-]]></send>
+  return scenario('phone answering', `
+  <recv request="OPTIONS" optional="true" next="options"/>${recvSdp('request="INVITE"')}${ringing(user)}
+  <send retrans="500">${response('200 OK', { toTag: 'U', recordRoute: true, contact: user }, sdpBody(mediaPort))}</send>
   <recv request="ACK"/>${execRtp(rtp)}${reinvite}
   <recv request="BYE"/>
-  <send next="done"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
+  <send next="done">${response('200 OK', {})}</send>
   <label id="options"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]O[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-  <label id="done"/>${SDP_REFERENCE}
-</scenario>
-`;
+  <send>${response('200 OK', { toTag: 'O' })}</send>
+  <label id="done"/>${SDP_REFERENCE}`);
 }
 
 /**
@@ -165,124 +205,43 @@ Content-Length: 0
  * `reoffer`, before the BYE a re-INVITE offers a new port (SDP version 2), then RTP again on
  * the ports of that second offer/answer for `holdMs`.
  */
-export function uacScenario(o: { from: string; to: string; mediaPort: number; holdMs: number; rtp: RtpExec; auth?: { user: string; password: string }; reoffer?: Reoffer }): string {
-  const inDialog = (method: string, cseq: number, extra: string): string => `<![CDATA[
-${method} [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[pid]-[call_number]-d${cseq}
-From: <${o.from}>;tag=[pid]C[call_number]
-To: <${o.to}>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: ${cseq} ${method}
-[routes]
-Max-Forwards: 70
-${extra}]]>`;
+export function uacScenario(o: { from: string; to: string; mediaPort: number; holdMs: number; rtp: RtpExec; auth?: Credentials; reoffer?: Reoffer }): string {
+  const p: Party = { from: o.from, fromTag: 'C', to: o.to };
+  const invite = (n: number, auth: string): string => request(
+    p,
+    { method: 'INVITE', uri: o.to, branch: `i${n}`, cseq: n },
+    `${contact('caller')}${auth}${MAX_FORWARDS}${sdpBody(o.mediaPort)}`,
+  );
   const reinvite = o.reoffer === undefined
     ? ''
     : `
-  <send retrans="500">${inDialog('INVITE', 3, `Contact: <sip:caller@[local_ip]:[local_port]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-${sdp(o.reoffer.mediaPort, 2)}
-`)}</send>
-  <recv response="100" optional="true"/>
-  <recv response="200">${SDP_EREG}
-  </recv>
-  <send>${inDialog('ACK', 3, 'Content-Length: 0\n\n')}</send>${execRtp(o.reoffer.rtp)}
+  <send retrans="500">${inDialog(p, 'INVITE', 'd3', 3, `${contact('caller')}${sdpBody(o.reoffer.mediaPort, 2)}`)}</send>
+  <recv response="100" optional="true"/>${recvSdp('response="200"')}
+  <send>${inDialog(p, 'ACK', 'd3', 3, NO_BODY)}</send>${execRtp(o.reoffer.rtp)}
   <pause milliseconds="${o.holdMs}"/>`;
   const byeCseq = o.reoffer === undefined ? 3 : 4;
-  const invite = (n: number, auth: string): string => `<![CDATA[
-INVITE ${o.to} SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[pid]-[call_number]-i${n}
-From: <${o.from}>;tag=[pid]C[call_number]
-To: <${o.to}>
-Call-ID: [call_id]
-CSeq: ${n} INVITE
-Contact: <sip:caller@[local_ip]:[local_port]>
-${auth}Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-${sdp(o.mediaPort)}
-]]>`;
   const challenge = o.auth
-    ? `
-  <send retrans="500">${invite(1, '')}</send>
-  <recv response="100" optional="true"/>
-  <recv response="407" auth="true"/>
-  <send><![CDATA[
-ACK ${o.to} SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[pid]-[call_number]-i1
-From: <${o.from}>;tag=[pid]C[call_number]
-To: <${o.to}>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <send retrans="500">${invite(2, `[authentication username=${o.auth.user} password=${o.auth.password}]\n`)}</send>`
+    ? challengedInvite(p, 'i', o.auth, invite)
     : `
   <send retrans="500">${invite(2, '')}</send>`;
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="phone calling">${challenge}
+  return scenario('phone calling', `${challenge}
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200" rrs="true">${SDP_EREG}
-  </recv>
-  <send><![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[pid]-[call_number]-a2
-From: <${o.from}>;tag=[pid]C[call_number]
-To: <${o.to}>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 ACK
-[routes]
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>${execRtp(o.rtp)}
+  <recv response="183" optional="true"/>${recvSdp('response="200" rrs="true"')}
+  <send>${inDialog(p, 'ACK', 'a2', 2, NO_BODY)}</send>${execRtp(o.rtp)}
   <pause milliseconds="${o.holdMs}"/>${reinvite}
-  <send retrans="500">${inDialog('BYE', byeCseq, 'Content-Length: 0\n\n')}</send>
-  <recv response="200"/>${SDP_REFERENCE}
-</scenario>
-`;
+  <send retrans="500">${inDialog(p, 'BYE', `d${byeCseq}`, byeCseq, NO_BODY)}</send>
+  <recv response="200"/>${SDP_REFERENCE}`);
 }
 
 /** UAC phone whose INVITE must fail with `status` (ACKed hop by hop, RFC 3261 §17.1.1.3). */
 export function uacExpectFailureScenario(o: { from: string; to: string; status: number }): string {
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="call that must fail">
-  <send retrans="500"><![CDATA[
-INVITE ${o.to} SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[pid]-[call_number]-f1
-From: <${o.from}>;tag=[pid]F[call_number]
-To: <${o.to}>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:caller@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-${sdp(40_002)}
-]]></send>
+  const p: Party = { from: o.from, fromTag: 'F', to: o.to };
+  return scenario('call that must fail', `
+  <send retrans="500">${request(p, { method: 'INVITE', uri: o.to, branch: 'f1', cseq: 1 }, `${contact('caller')}${MAX_FORWARDS}${sdpBody(40_002)}`)}</send>
   <recv response="100" optional="true"/>
   <recv response="${o.status}"/>
-  <send><![CDATA[
-ACK ${o.to} SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[pid]-[call_number]-f1
-From: <${o.from}>;tag=[pid]F[call_number]
-To: <${o.to}>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-</scenario>
-`;
+  <send>${hopByHopAck(p, 'f1', 1)}</send>`);
 }
 
 /**
@@ -305,53 +264,21 @@ const INVITE_VIAS_CSEQ = `
  * → ACK. The ACK is the proxy's hop-by-hop ACK (RFC 3261 §17.1.1.3).
  */
 export function uasUnansweredScenario(o: { user: string; relayIp: string; end: 'cancel' | number }): string {
+  // After a CANCEL the last message is the CANCEL: the INVITE's Via and CSeq come from the ereg.
   const final = (status: number, reason: string): string => `
-  <send retrans="500"><![CDATA[
-SIP/2.0 ${status} ${reason}
-[$vias]
-[last_From:]
-[last_To:];tag=[pid]U[call_number]
-[last_Call-ID:]
-CSeq: [$cseqnum] INVITE
-Content-Length: 0
-
-]]></send>`;
+  <send retrans="500">${response(`${status} ${reason}`, { toTag: 'U', via: '[$vias]', cseq: 'CSeq: [$cseqnum] INVITE' })}</send>`;
   const end = o.end === 'cancel'
     ? `
   <recv request="CANCEL"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]U[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>${final(487, 'Request Terminated')}`
+  <send>${response('200 OK', { toTag: 'U' })}</send>${final(487, 'Request Terminated')}`
     : final(o.end, o.end === 486 ? 'Busy Here' : 'Failed');
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="phone that does not answer">
+  return scenario('phone that does not answer', `
   <recv request="INVITE">
     <action>${anchoredCheck(o.relayIp)}${INVITE_VIAS_CSEQ}
     </action>
-  </recv>
-  <send><![CDATA[
-SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]U[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-[last_Record-Route:]
-Contact: <sip:${o.user}@[local_ip]:[local_port]>
-Content-Length: 0
-
-]]></send>${end}
+  </recv>${ringing(o.user)}${end}
   <recv request="ACK"/>
-  <Reference variables="anchored"/>
-</scenario>
-`;
+  <Reference variables="anchored"/>`);
 }
 
 /**
@@ -359,41 +286,23 @@ Content-Length: 0
  * sends CANCEL (same branch and CSeq number, RFC 3261 §9.1) and gets 200 (CANCEL) then 487,
  * or it gets the final `status` straight away; either final response is ACKed (§17.1.1.3).
  */
-export function uacUnansweredScenario(o: { from: string; to: string; auth: { user: string; password: string }; end: 'cancel' | number }): string {
-  const req = (method: string, n: number, branch: number, extra: string, toTag = ''): string => `<![CDATA[
-${method} ${o.to} SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-[pid]-[call_number]-u${branch}
-From: <${o.from}>;tag=[pid]C[call_number]
-To: <${o.to}>${toTag}
-Call-ID: [call_id]
-CSeq: ${n} ${method}
-Max-Forwards: 70
-${extra}]]>`;
-  const invite = (n: number, auth: string): string => req('INVITE', n, n, `Contact: <sip:caller@[local_ip]:[local_port]>
-${auth}Content-Type: application/sdp
-Content-Length: [len]
-
-${sdp(40_000)}
-`);
-  const ack = (n: number): string => req('ACK', n, n, 'Content-Length: 0\n\n', '[peer_tag_param]');
+export function uacUnansweredScenario(o: { from: string; to: string; auth: Credentials; end: 'cancel' | number }): string {
+  const p: Party = { from: o.from, fromTag: 'C', to: o.to };
+  const invite = (n: number, auth: string): string => request(
+    p,
+    { method: 'INVITE', uri: o.to, branch: `u${n}`, cseq: n },
+    `${MAX_FORWARDS}${contact('caller')}${auth}${sdpBody(40_000)}`,
+  );
   const end = o.end === 'cancel'
     ? `
   <recv response="180"/>
-  <send retrans="500">${req('CANCEL', 2, 2, 'Content-Length: 0\n\n')}</send>
+  <send retrans="500">${request(p, { method: 'CANCEL', uri: o.to, branch: 'u2', cseq: 2 }, `${MAX_FORWARDS}${NO_BODY}`)}</send>
   <recv response="200"/>
   <recv response="487"/>`
     : `
   <recv response="180" optional="true"/>
   <recv response="${o.end}"/>`;
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="call that is not answered">
-  <send retrans="500">${invite(1, '')}</send>
-  <recv response="100" optional="true"/>
-  <recv response="407" auth="true"/>
-  <send>${ack(1)}</send>
-  <send retrans="500">${invite(2, `[authentication username=${o.auth.user} password=${o.auth.password}]\n`)}</send>
+  return scenario('call that is not answered', `${challengedInvite(p, 'u', o.auth, invite)}
   <recv response="100" optional="true"/>${end}
-  <send>${ack(2)}</send>
-</scenario>
-`;
+  <send>${hopByHopAck(p, 'u2', 2)}</send>`);
 }
