@@ -14,6 +14,15 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/** commander argParser: a comma-separated list of positive integers ("500,1000,2000"). */
+export function intList(value: string): number[] {
+  const out = value.split(',').map((s) => Number(s.trim()));
+  if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n <= 0)) {
+    throw new Error(`expected a comma-separated list of positive integers, got "${value}"`);
+  }
+  return out;
+}
+
 /** Runs a bench's main: its resolved value is the exit code; an error prints one line and exits 1. */
 export function runMain(main: () => Promise<number>): void {
   main().then(

@@ -4,6 +4,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 
 /** Binds an ephemeral UDP port on `host`, closes it and returns its number. */
 export function freeUdpPort(host: string): Promise<number> {
@@ -13,6 +14,18 @@ export function freeUdpPort(host: string): Promise<number> {
     s.bind(0, host, () => {
       const { port } = s.address();
       s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A TCP port the kernel just handed out as free (a proxy's admin API, an inspector). */
+export function freeTcpPort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const a = s.address();
+      s.close(() => (a !== null && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
     });
   });
 }

@@ -17,13 +17,13 @@ import {
   formatTable,
   freeUdpPorts,
   installCleanupHandlers,
-  OurProxyServer,
   ProcessRegistry,
   SippRun,
   positiveInt,
   runMain,
+  intList,
 } from '../common/index.js';
-import { freeTcpPort, MiB, settle, type QuietReading } from './proxy-memory.js';
+import { measuredProxy, MiB, settle, type QuietReading } from './proxy-memory.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REPO_DIR = resolve(BENCH_DIR, '..');
@@ -43,14 +43,6 @@ interface CliOptions {
   recvTimeout: number;
   json?: string;
   keep: boolean;
-}
-
-function intList(value: string): number[] {
-  const out = value.split(',').map((s) => Number(s.trim()));
-  if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n <= 0)) {
-    throw new Error(`expected a comma-separated list of positive integers, got "${value}"`);
-  }
-  return out;
 }
 
 function parseCli(argv: string[]): CliOptions {
@@ -100,25 +92,8 @@ async function main(): Promise<number> {
   const removeHandlers = installCleanupHandlers(registry, () => {
     if (!o.keep) rmSync(runDir, { recursive: true, force: true });
   });
-  const [sipPort] = await freeUdpPorts(o.host, 1);
-  const adminPort = await freeTcpPort(o.host);
-  const adminUrl = `http://${o.host}:${adminPort}`;
-  // The port Node opens its inspector on when the bench sends SIGUSR1 (collectGarbage()); the
-  // default 9229 may belong to someone else on this machine. The proxy inherits our environment.
-  const inspectPort = await freeTcpPort(o.host);
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --inspect-port=${o.host}:${inspectPort}`.trim();
+  const { server, sipPort, adminUrl, inspectPort } = await measuredProxy(registry, { host: o.host, proxyMain: o.proxyMain, workers: o.workers, runDir });
   const settleOptions = { quietMs: o.quiet * 1000, ...(o.gc ? { inspectPort } : {}) };
-  const server = new OurProxyServer(registry, {
-    name: 'ours',
-    mainJs: resolve(o.proxyMain),
-    host: o.host,
-    port: sipPort!,
-    workers: o.workers,
-    runDir,
-    // loopThread false: the proxy's heap is the main isolate's, the one the inspector's forced GC
-    // (proxy-memory.ts collectGarbage) and the heap figures reach; RSS is the process's either way.
-    config: { admin: { listen: `${o.host}:${adminPort}` }, route: 'standard', usrloc: { dbMode: 'memory' }, loopThread: false },
-  });
   try {
     console.log('bench:memory — registrations held by our sip-proxy (standard route, memory location, no auth)');
     console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; node ${process.version}`);

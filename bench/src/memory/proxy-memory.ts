@@ -7,7 +7,8 @@
  * counts mark-compacts), and the registrar's binding count from `GET /stats`.
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { freeTcpPort, freeUdpPorts, OurProxyServer, type ProcessRegistry } from '../common/index.js';
 
 /** The admin API's metric names carry this prefix (services/proxy/src/admin/admin-server.ts). */
 const METRIC_PREFIX = 'sip_proxy_process_';
@@ -209,18 +210,6 @@ export async function settle(pid: number, adminUrl: string, o: SettleOptions): P
 
 export const MiB = 1024 * 1024;
 
-/** A TCP port the kernel just handed out as free, for the proxy's admin API. */
-export function freeTcpPort(host: string): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, host, () => {
-      const a = s.address();
-      s.close(() => (a !== null && typeof a === 'object' ? res(a.port) : rej(new Error('no port'))));
-    });
-  });
-}
-
 function mean(xs: readonly number[]): number {
   return xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
 }
@@ -233,4 +222,37 @@ function mean(xs: readonly number[]): number {
 export function growthByThirds(values: readonly number[]): { first: number; last: number } {
   const k = Math.max(1, Math.floor(values.length / 3));
   return { first: mean(values.slice(0, k)), last: mean(values.slice(values.length - k)) };
+}
+
+/** Our proxy as bench:memory and bench:soak measure it, not yet started. */
+export interface MeasuredProxy {
+  server: OurProxyServer;
+  sipPort: number;
+  adminUrl: string;
+  /** The port its inspector opens on SIGUSR1 (collectGarbage). */
+  inspectPort: number;
+}
+
+/**
+ * The proxy bench:memory and bench:soak read: standard route, memory location, the admin API on a
+ * free port, and the inspector port a forced GC (collectGarbage) goes to — Node takes it from
+ * NODE_OPTIONS, which the proxy inherits from us (the default 9229 may be someone else's here).
+ * `loopThread: false` keeps the proxy's heap in the main isolate, the one the inspector's forced
+ * GC and the heap figures reach; RSS is the process's either way.
+ */
+export async function measuredProxy(registry: ProcessRegistry, o: { host: string; proxyMain: string; workers: number; runDir: string }): Promise<MeasuredProxy> {
+  const [sipPort] = await freeUdpPorts(o.host, 1);
+  const adminPort = await freeTcpPort(o.host);
+  const inspectPort = await freeTcpPort(o.host);
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --inspect-port=${o.host}:${inspectPort}`.trim();
+  const server = new OurProxyServer(registry, {
+    name: 'ours',
+    mainJs: resolve(o.proxyMain),
+    host: o.host,
+    port: sipPort!,
+    workers: o.workers,
+    runDir: o.runDir,
+    config: { admin: { listen: `${o.host}:${adminPort}` }, route: 'standard', usrloc: { dbMode: 'memory' }, loopThread: false },
+  });
+  return { server, sipPort: sipPort!, adminUrl: `http://${o.host}:${adminPort}`, inspectPort };
 }

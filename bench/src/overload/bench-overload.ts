@@ -35,8 +35,9 @@ import {
   positiveNumber,
   positiveInt,
   runMain,
+  freeTcpPort,
 } from '../common/index.js';
-import { freeTcpPort, promValue } from '../memory/proxy-memory.js';
+import { promValue } from '../memory/proxy-memory.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REPO_DIR = resolve(BENCH_DIR, '..');

@@ -29,6 +29,7 @@ import {
   type SipServer,
   positiveInt,
   runMain,
+  intList,
 } from '../common/index.js';
 import { runCallStep, type CallStepConfig, type CallStepResult, type ProviderCallConfig } from './call-step.js';
 import { formatStepRow, formatStepTable, formatSummary } from './call-report.js';
@@ -63,14 +64,6 @@ interface CliOptions {
   json?: string;
   oursConfig?: string;
   keep: boolean;
-}
-
-function intList(value: string): number[] {
-  const out = value.split(',').map((s) => Number(s.trim()));
-  if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n <= 0)) {
-    throw new Error(`expected a comma-separated list of positive integers, got "${value}"`);
-  }
-  return out;
 }
 
 function parseCli(argv: string[]): CliOptions {

@@ -15,9 +15,7 @@ import { Command, Option } from 'commander';
 import {
   clockTicksPerSecond,
   formatTable,
-  freeUdpPorts,
   installCleanupHandlers,
-  OurProxyServer,
   ProcessRegistry,
   receiveBufferWarning,
   positiveNumber,
@@ -26,7 +24,7 @@ import {
 } from '../common/index.js';
 import { runCallStep, type CallStepConfig } from '../proxy/call-step.js';
 import { formatStepTable } from '../proxy/call-report.js';
-import { freeTcpPort, growthByThirds, MiB, sampleMemory, settle, type MemorySample } from '../memory/proxy-memory.js';
+import { growthByThirds, measuredProxy, MiB, sampleMemory, settle, type MemorySample } from '../memory/proxy-memory.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REPO_DIR = resolve(BENCH_DIR, '..');
@@ -75,24 +73,8 @@ async function main(): Promise<number> {
   const removeHandlers = installCleanupHandlers(registry, () => {
     if (!o.keep) rmSync(runDir, { recursive: true, force: true });
   });
-  const [sipPort] = await freeUdpPorts(o.host, 1);
-  const adminPort = await freeTcpPort(o.host);
-  const adminUrl = `http://${o.host}:${adminPort}`;
-  // Idle readings before and after the calls force a full GC through the inspector (SIGUSR1),
-  // on a port of our choosing; the proxy inherits our environment.
-  const inspectPort = await freeTcpPort(o.host);
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --inspect-port=${o.host}:${inspectPort}`.trim();
-  const server = new OurProxyServer(registry, {
-    name: 'ours',
-    mainJs: resolve(o.proxyMain),
-    host: o.host,
-    port: sipPort!,
-    workers: o.workers,
-    runDir,
-    // loopThread false: the proxy's heap is the main isolate's, the one the inspector's forced GC
-    // (proxy-memory.ts collectGarbage) and the heap figures reach; RSS is the process's either way.
-    config: { admin: { listen: `${o.host}:${adminPort}` }, route: 'standard', usrloc: { dbMode: 'memory' }, loopThread: false },
-  });
+  // Idle readings before and after the calls force a full GC through the inspector (SIGUSR1).
+  const { server, adminUrl, inspectPort } = await measuredProxy(registry, { host: o.host, proxyMain: o.proxyMain, workers: o.workers, runDir });
   try {
     console.log(`bench:soak — ${o.rate} calls/s for ${o.minutes} min through our sip-proxy, memory sampled every ${o.sampleEvery} s`);
     console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; node ${process.version}`);
