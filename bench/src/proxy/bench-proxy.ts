@@ -31,7 +31,7 @@ import {
   runMain,
   intList,
 } from '../common/index.js';
-import { runCallStep, type CallStepConfig, type CallStepResult, type ProviderCallConfig } from './call-step.js';
+import { callStepConfig, runCallStep, type CallStepResult, type ProviderCallConfig } from './call-step.js';
 import { formatStepRow, formatStepTable, formatSummary } from './call-report.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -252,20 +252,15 @@ async function main(): Promise<number> {
     }
     for (const n of notes) console.log(`WARNING: ${n}`);
 
-    const cfg: CallStepConfig = {
-      scenariosDir: join(BENCH_DIR, 'scenarios'),
+    const cfg = callStepConfig({
       host: o.host,
       durationSec: duration,
-      warmupMs: Math.min(5_000, Math.round((duration * 1000) / 3)),
       recvTimeoutMs: o.recvTimeout,
       callHoldMs: o.hold,
-      maxFailRatio: 0.001,
-      minAchievedRatio: 0.95,
-      ticksPerSecond: clockTicksPerSecond(),
-      sippBinary: 'sipp',
       routeBy: o.routeBy,
+      ticksPerSecond: clockTicksPerSecond(),
       ...(provider === null ? {} : { provider: provider.call }),
-    };
+    });
     // An unmeasured warm-up per proxy: our proxy's JIT compiles its hot paths and both fill
     // their transaction tables once, so the first measured step is not a start-up measurement.
     if (o.warmup > 0) {

@@ -10,7 +10,8 @@
  * Request-URI without a location lookup (the book's "calls through the transaction module").
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   cpuSecondsAt,
   freeUdpPorts,
@@ -29,6 +30,8 @@ import {
   type SippResult,
   type StepOutcome,
 } from '../common/index.js';
+
+const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface CallStepConfig {
   readonly scenariosDir: string;
@@ -58,6 +61,36 @@ export interface CallStepConfig {
    * is provisioned once in the database, so the UAS cannot move from step to step).
    */
   readonly provider?: ProviderCallConfig;
+}
+
+/**
+ * A call step as bench:proxy and bench:soak run it: the bench's scenarios, SIPp from PATH, and
+ * one definition of "stable" (< 0.1 % failed calls, >= 95 % of the target rate achieved); the
+ * steady window starts a third into the step, at most 5 s.
+ */
+export function callStepConfig(o: {
+  host: string;
+  durationSec: number;
+  recvTimeoutMs: number;
+  callHoldMs: number;
+  routeBy: CallStepConfig['routeBy'];
+  ticksPerSecond: number;
+  provider?: ProviderCallConfig;
+}): CallStepConfig {
+  return {
+    scenariosDir: join(BENCH_DIR, 'scenarios'),
+    host: o.host,
+    durationSec: o.durationSec,
+    warmupMs: Math.min(5_000, Math.round((o.durationSec * 1000) / 3)),
+    recvTimeoutMs: o.recvTimeoutMs,
+    callHoldMs: o.callHoldMs,
+    maxFailRatio: 0.001,
+    minAchievedRatio: 0.95,
+    ticksPerSecond: o.ticksPerSecond,
+    sippBinary: 'sipp',
+    routeBy: o.routeBy,
+    ...(o.provider === undefined ? {} : { provider: o.provider }),
+  };
 }
 
 export interface ProviderCallConfig {

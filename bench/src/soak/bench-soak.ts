@@ -22,7 +22,7 @@ import {
   positiveInt,
   runMain,
 } from '../common/index.js';
-import { runCallStep, type CallStepConfig } from '../proxy/call-step.js';
+import { callStepConfig, runCallStep } from '../proxy/call-step.js';
 import { formatStepTable } from '../proxy/call-report.js';
 import { growthByThirds, measuredProxy, MiB, sampleMemory, settle, type MemorySample } from '../memory/proxy-memory.js';
 
@@ -105,19 +105,14 @@ async function main(): Promise<number> {
     await take();
     const timer = setInterval(() => void take(), o.sampleEvery * 1000);
 
-    const cfg: CallStepConfig = {
-      scenariosDir: join(BENCH_DIR, 'scenarios'),
+    const cfg = callStepConfig({
       host: o.host,
       durationSec,
-      warmupMs: Math.min(5_000, Math.round((durationSec * 1000) / 3)),
       recvTimeoutMs: o.recvTimeout,
       callHoldMs: o.hold,
-      maxFailRatio: 0.001,
-      minAchievedRatio: 0.95,
-      ticksPerSecond: clockTicksPerSecond(),
-      sippBinary: 'sipp',
       routeBy: o.routeBy,
-    };
+      ticksPerSecond: clockTicksPerSecond(),
+    });
     let step;
     try {
       step = await runCallStep(registry, server, o.rate, cfg, join(runDir, 'soak'));
