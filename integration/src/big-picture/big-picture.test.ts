@@ -166,14 +166,16 @@ describe(`the big picture: the book end to end over real SIP (${BACKEND})`, { ti
     const [aliceMedia, bobMedia] = await allocatePorts(2);
     const aliceRtp = rtpParty(lab, 'alice', aliceMedia!, RTP_PACKETS);
     const bobRtp = rtpParty(lab, 'bob', bobMedia!, RTP_PACKETS);
-    // alice holds the call as long as the NAT suite's phones (nat-call.test.ts): each phone's
-    // RTP party (100 packets at 20 ms, then the peer's last ones) has to be done before its
-    // SIPp ends, which takes the party along (process group natively, container otherwise).
+    // Each phone's RTP party (100 packets at 20 ms, then the peer's last ones) has to be done
+    // before its SIPp ends, which takes the party along (process group natively, container
+    // otherwise). In the containers pass the party's `node` starts inside the SIPp container,
+    // which took long enough on a loaded CI machine for a 5 s hold to end the call first (no
+    // result file): alice holds 10 s.
     const bob = await lab.startSipp({ name: 'bob-answers', scenario: writeScenario(lab, 'bob-answers', uasScenario('bob', bobMedia!, bobRtp)), localPort: bobPort, timeoutMs: 30_000 });
     const uac = await lab.runSipp({
       name: 'alice-calls-bob',
       scenario: writeScenario(lab, 'alice-calls-bob', uacScenario({
-        from: `sip:alice@${DOMAIN}`, to: `sip:bob@${DOMAIN}`, mediaPort: aliceMedia!, holdMs: 5_000, rtp: aliceRtp,
+        from: `sip:alice@${DOMAIN}`, to: `sip:bob@${DOMAIN}`, mediaPort: aliceMedia!, holdMs: 10_000, rtp: aliceRtp,
         auth: { user: 'alice', password: password('alice') },
       })),
       remote: proxy.sipAddress,
