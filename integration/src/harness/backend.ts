@@ -33,6 +33,8 @@ export interface ProxyOptions {
   workers?: number;
   /** Our proxy only: how workers get their messages (config `workerModel`). */
   workerModel?: 'dispatch' | 'reuseport';
+  /** Our proxy only: UDP socket I/O (config `udpIo`; default auto = native when built). */
+  udpIo?: 'auto' | 'native' | 'dgram';
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
   /**
    * Run the proxy in a network of its own with only loopback (a fresh network namespace, or

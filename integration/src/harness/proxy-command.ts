@@ -51,6 +51,7 @@ export function proxyLaunch(input: ProxyLaunchInput): ProxyLaunch {
       ...(opts.accountingJournal !== undefined ? { accounting: { journal: opts.accountingJournal } } : {}),
       ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
       ...(opts.workerModel !== undefined ? { workerModel: opts.workerModel } : {}),
+      ...(opts.udpIo !== undefined ? { udpIo: opts.udpIo } : {}),
     };
     const file = `${input.dir}/proxy.yaml`;
     return {

@@ -2,9 +2,12 @@
  * sip-proxy with two worker threads: registrations handled by one worker must route calls
  * handled by the other (replicated location), and every transaction of a call must stay in one
  * worker (steering by Call-ID for requests, by the branch's worker tag for responses), which
- * CANCEL, hop-by-hop ACK for 486 and 2xx retransmissions exercise. Both worker models run the
- * same calls: `dispatch` (the main thread reads the sockets) and `reuseport` (every worker has
- * its own SO_REUSEPORT UDP socket and passes other workers' messages on; UDP-only listen list).
+ * CANCEL, hop-by-hop ACK for 486 and 2xx retransmissions exercise. Every way of feeding workers
+ * runs the same calls: `udpIo native` (the default: the addon's receiver thread steers UDP to
+ * the workers, which send on the shared socket themselves; TCP dispatched by the main thread),
+ * and with Node's dgram sockets `dispatch` (the main thread reads the sockets) and `reuseport`
+ * (every worker has its own SO_REUSEPORT UDP socket and passes other workers' messages on;
+ * UDP-only listen list).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,11 +17,12 @@ import { failureTracker, phoneContact, register } from './support.js';
 const PHONES = 6;
 
 const MODELS = [
-  { model: 'dispatch', transports: undefined },
-  { model: 'reuseport', transports: ['udp'] },
+  { model: 'native', udpIo: 'native', workerModel: undefined, transports: undefined },
+  { model: 'dispatch', udpIo: 'dgram', workerModel: 'dispatch', transports: undefined },
+  { model: 'reuseport', udpIo: 'dgram', workerModel: 'reuseport', transports: ['udp'] },
 ] as const;
 
-for (const { model, transports } of MODELS) describe(`proxy: two worker threads (${model})`, () => {
+for (const { model, udpIo, workerModel, transports } of MODELS) describe(`proxy: two worker threads (${model})`, () => {
   let lab: Backend;
   let proxy: RunningProxy;
   const ports = new Map<string, number>();
@@ -26,7 +30,12 @@ for (const { model, transports } of MODELS) describe(`proxy: two worker threads 
 
   before(async () => {
     lab = await createBackend(`proxy-workers-${model}`);
-    proxy = await lab.startProxy({ workers: 2, workerModel: model, ...(transports !== undefined ? { transports } : {}) });
+    proxy = await lab.startProxy({
+      workers: 2,
+      udpIo,
+      ...(workerModel !== undefined ? { workerModel } : {}),
+      ...(transports !== undefined ? { transports } : {}),
+    });
   });
 
   after(async () => {

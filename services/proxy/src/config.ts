@@ -357,6 +357,16 @@ export const ProxyConfigSchema = z
      */
     workerModel: z.enum(['dispatch', 'reuseport']).default('dispatch'),
     /**
+     * How UDP sockets are read and written. `native` (@voip/udp-native, Linux, built by
+     * `npm run build` with a C compiler): a receiver thread reads each socket with recvmmsg and
+     * queues every datagram for the thread that owns it (with `workers` > 1 the same steering as
+     * `dispatch`), waking it once per batch; each thread sends on the socket itself, one sendmmsg
+     * per turn of its event loop. No thread hop and no dgram objects per message (bench/README.md).
+     * With `workers` > 1, UDP then bypasses `workerModel` (TCP/TLS keep it). `dgram`: Node's
+     * dgram sockets. `auto` (default): native when the addon loads, else dgram (logged).
+     */
+    udpIo: z.enum(['auto', 'native', 'dgram']).default('auto'),
+    /**
      * Young generation of each worker thread's heap in MB (V8 makes each semi-space a third of
      * it). A scavenge copies every young object still alive, and a proxy keeps each call's
      * transactions for 64*T1: with V8's default (semi-spaces growing to 16 MB) scavenges at 1000
@@ -478,6 +488,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.SIP_PROXY_ADMIN_LISTEN) out.admin = { listen: env.SIP_PROXY_ADMIN_LISTEN };
   if (env.SIP_PROXY_RELAY_MODE) out.relayMode = env.SIP_PROXY_RELAY_MODE;
   if (env.SIP_PROXY_WORKERS) out.workers = Number(env.SIP_PROXY_WORKERS);
+  if (env.SIP_PROXY_UDP_IO) out.udpIo = env.SIP_PROXY_UDP_IO;
   if (env.SIP_DB_URL) out.db = { url: env.SIP_DB_URL };
   if (env.SIP_PROXY_AUTH_SECRET) out.auth = { nonceSecret: env.SIP_PROXY_AUTH_SECRET };
   if (env.SIP_PROXY_STATE_DIR) out.stateDir = env.SIP_PROXY_STATE_DIR;

@@ -44,6 +44,8 @@ import * as secfilter from './modules/secfilter/index.js';
 import { OverloadGuard, procUdpDropSampler } from './core/overload-guard.js';
 import { FilteringSink, type RequestFilter } from './core/request-filter.js';
 import { listensOnTls, loadTlsCredentials } from './tls-credentials.js';
+import { nativeUdp } from './udp-io.js';
+import { NativeUdpTransport, nativeQueueDrops } from '@voip/udp-native';
 
 export const VERSION = '0.1.0';
 
@@ -129,6 +131,8 @@ export async function startProxy(config: ProxyConfig, logger: Logger, opts: Star
     maxMessageSize: config.maxMessageSize,
     udpRecvBufferSize: config.udpReceiveBufferSize,
     logger,
+    // recvmmsg/sendmmsg sockets (udp-io.ts); the in-process `transports` bring their own.
+    ...(opts.transports === undefined && nativeUdp(config, logger) ? { udpTransport: NativeUdpTransport.open } : {}),
     ...(tls !== undefined ? { tls } : {}),
   });
   const transports: Transport[] = [];
@@ -168,7 +172,7 @@ export async function startProxy(config: ProxyConfig, logger: Logger, opts: Star
   // of the transaction layer, password-guessing limits in the auth module.
   const udpPorts = transports.filter((t) => t.protocol === 'UDP').map((t) => t.local.port);
   const overload: OverloadGuard | null = config.overload.enabled
-    ? new OverloadGuard(config.overload, (): number => core.activeContexts, logger, undefined, undefined, udpPorts.length > 0 ? procUdpDropSampler(udpPorts) : null)
+    ? new OverloadGuard(config.overload, (): number => core.activeContexts, logger, undefined, undefined, udpPorts.length > 0 ? procUdpDropSampler(udpPorts, undefined, () => nativeQueueDrops(transports)) : null)
     : null;
   overload?.start();
   const core = new ProxyCore({ config, transport, identity, resolver: new TargetResolver(), logger, stats, wheel, overload });

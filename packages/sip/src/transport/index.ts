@@ -24,4 +24,4 @@ export { createCertificate } from './self-signed-certificate.js';
 export type { CertificateRequest, CertificateFiles } from './self-signed-certificate.js';
 export { StreamFramer, readContentLength } from './stream-framer.js';
 export type { FrameSink } from './stream-framer.js';
-export { formatHost, stripBrackets, defaultPort } from './address.js';
+export { formatHost, stripBrackets, defaultPort, advertisedHost } from './address.js';

@@ -7,7 +7,7 @@ import { SipTransportError } from './errors.js';
 import { TcpTransport } from './tcp-transport.js';
 import { TlsTransport } from './tls-transport.js';
 import type { TlsCredentials } from './tls-transport.js';
-import { UdpTransport } from './udp-transport.js';
+import { UdpTransport, type UdpTransportOptions } from './udp-transport.js';
 import type {
   ListenSpec,
   MessageSource,
@@ -26,6 +26,11 @@ export interface TransportLayerOptions {
   udpRecvBufferSize?: number;
   /** SO_SNDBUF of UDP sockets. */
   udpSendBufferSize?: number;
+  /**
+   * Opens UDP listeners instead of the dgram-based UdpTransport (e.g. the proxy's recvmmsg/
+   * sendmmsg transport from @voip/udp-native, which this package must not depend on).
+   */
+  udpTransport?: (host: TransportHost, spec: ListenSpec, opts: UdpTransportOptions) => Promise<Transport>;
   /** TCP: close connections idle this long (ms). Default 120 s. */
   tcpIdleTimeout?: number;
   /** TCP: connect timeout (ms). Default 10 s. */
@@ -138,12 +143,11 @@ export class TransportLayer {
   async listen(spec: ListenSpec): Promise<Transport> {
     let t: Transport;
     switch (spec.protocol) {
-      case 'UDP':
-        t = await UdpTransport.open(this.host, spec, {
-          recvBufferSize: this.opts.udpRecvBufferSize,
-          sendBufferSize: this.opts.udpSendBufferSize,
-        });
+      case 'UDP': {
+        const opts: UdpTransportOptions = { recvBufferSize: this.opts.udpRecvBufferSize, sendBufferSize: this.opts.udpSendBufferSize };
+        t = await (this.opts.udpTransport ?? UdpTransport.open)(this.host, spec, opts);
         break;
+      }
       case 'TCP':
         t = await TcpTransport.open(this.host, spec, {
           idleTimeout: this.opts.tcpIdleTimeout,

@@ -21,6 +21,8 @@ import { JournalAccountingSink, type AccountingSink } from '@voip/acc';
 import { TcpTransport, TlsTransport, UdpTransport, type Logger, type TlsCredentials, type MessageSource, type Transport, type TransportAddress, type TransportHost } from '@voip/sip';
 import type { ProxyConfig } from '../config.js';
 import { loadTlsCredentials } from '../tls-credentials.js';
+import { nativeUdp } from '../udp-io.js';
+import { closeSharedUdpSocket, openSharedUdpSocket, type SharedUdpSocket } from '@voip/udp-native';
 import { BatchPort } from './batch-port.js';
 import { ownerOf } from './dispatch.js';
 import type { AccCommand } from './port-accounting-sink.js';
@@ -39,6 +41,17 @@ function localKey(a: TransportAddress): string {
   return `${a.protocol}|${a.address}|${a.port}`;
 }
 
+function isShared(t: Transport | SharedUdpSocket): t is SharedUdpSocket {
+  return 'receiver' in t;
+}
+
+async function closeSockets(sockets: readonly (Transport | SharedUdpSocket)[]): Promise<void> {
+  for (const t of sockets) {
+    if (isShared(t)) closeSharedUdpSocket(t);
+    else await t.close();
+  }
+}
+
 export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<RunningWorkers> {
   const log = logger.child({ layer: 'proxy.cluster' });
   const count = config.workers;
@@ -46,12 +59,17 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
   // sockets here then only reserve the addresses (and learn the ports of port-0 binds) until the
   // workers are up, dispatching like the other model whatever reaches them meanwhile. Stream
   // transports cannot be shared between threads, so a listen list with TCP/TLS dispatches.
-  const ownSockets = config.workerModel === 'reuseport' && config.listen.every((l) => l.protocol === 'UDP');
-  if (config.workerModel === 'reuseport' && !ownSockets) {
+  // udpIo native: UDP sockets are opened here but read by their receiver thread, which steers
+  // each datagram to its worker, and written by the workers themselves: no hop through this
+  // thread for UDP, whatever workerModel says (it still governs TCP/TLS).
+  const shareUdp = nativeUdp(config, logger);
+  const ownSockets = !shareUdp && config.workerModel === 'reuseport' && config.listen.every((l) => l.protocol === 'UDP');
+  if (config.workerModel === 'reuseport' && !ownSockets && !shareUdp) {
     log.warn({}, 'workerModel reuseport needs a UDP-only listen list: the main thread dispatches instead');
   }
   const workers: Worker[] = [];
-  const sockets: Transport[] = [];
+  // One entry per listen address: a Transport this thread reads, or a shared native socket.
+  const sockets: (Transport | SharedUdpSocket)[] = [];
   const socketIndex = new Map<string, number>();
 
   // Hand-offs to each worker go in per-turn batches: one thread wake-up for many messages.
@@ -81,6 +99,10 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
   try {
     for (const l of config.listen) {
       const spec = { protocol: l.protocol, address: l.address, port: l.port };
+      if (l.protocol === 'UDP' && shareUdp) {
+        sockets.push(openSharedUdpSocket(spec, { workers: count, recvBufferSize: config.udpReceiveBufferSize }));
+        continue;
+      }
       const t = l.protocol === 'UDP'
         ? await UdpTransport.open(host, spec, { recvBufferSize: config.udpReceiveBufferSize, reusePort: ownSockets })
         : l.protocol === 'TLS'
@@ -90,7 +112,7 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
       sockets.push(t);
     }
   } catch (err) {
-    for (const t of sockets) await t.close();
+    await closeSockets(sockets);
     throw err;
   }
 
@@ -100,9 +122,11 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
   // Every worker must accept the others' nonces (a REGISTER's challenge and its answer may meet
   // different workers only across calls, but the secret must be one).
   const auth = config.db.url && config.auth.nonceSecret === undefined ? { ...config.auth, nonceSecret: randomBytes(32).toString('hex') } : config.auth;
-  const descriptors: SocketDescriptor[] = sockets.map((t, index) => ({
-    index, protocol: t.protocol, local: t.local, advertised: t.advertised, reliable: t.reliable,
-  }));
+  const descriptors: SocketDescriptor[] = sockets.map((t, index) =>
+    isShared(t)
+      ? { index, protocol: 'UDP', local: t.local, advertised: t.advertised, reliable: false, shared: t }
+      : { index, protocol: t.protocol, local: t.local, advertised: t.advertised, reliable: t.reliable },
+  );
 
   let failWith: (e: Error) => void = () => {};
   const failed = new Promise<Error>((resolve) => (failWith = resolve));
@@ -137,9 +161,11 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
       new Promise<void>((resolve, reject) => {
         const handle = (m: FromWorker | SendCommand | AccCommand): void => {
           switch (m.t) {
-            case 'send':
-              sockets[m.i]?.send(Buffer.from(m.b.buffer, m.b.byteOffset, m.b.byteLength), m.a, m.p, m.c);
+            case 'send': {
+              const t = sockets[m.i];
+              if (t !== undefined && !isShared(t)) t.send(Buffer.from(m.b.buffer, m.b.byteOffset, m.b.byteLength), m.a, m.p, m.c);
               break;
+            }
             case 'loc':
               for (let j = 0; j < workers.length; j++) if (j !== k) post(j, m);
               break;
@@ -196,7 +222,8 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
           }),
       ),
     );
-    for (const t of sockets) await t.close();
+    // Every worker has detached from the shared sockets by now (or is gone).
+    await closeSockets(sockets);
     if (journal) await journal.close();
   };
 
@@ -208,9 +235,9 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
   }
   if (ownSockets) {
     // Every worker listens now: leave the reuseport groups so the kernel spreads over them only.
-    for (const t of sockets) await t.close();
+    for (const t of sockets) if (!isShared(t)) await t.close();
   }
-  const listening = sockets.map((t) => `${t.protocol.toLowerCase()}:${t.local.address.includes(':') ? `[${t.local.address}]` : t.local.address}:${t.local.port}`);
-  log.info({ workers: count, listening }, 'worker threads ready');
+  const listening = sockets.map((t) => `${t.local.protocol.toLowerCase()}:${t.local.address.includes(':') ? `[${t.local.address}]` : t.local.address}:${t.local.port}`);
+  log.info({ workers: count, listening, udpIo: shareUdp ? 'native' : 'dgram' }, 'worker threads ready');
   return { listening, adminUrl, failed, close };
 }

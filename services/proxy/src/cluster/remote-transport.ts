@@ -5,6 +5,7 @@
  * request arrived on (RFC 3581 symmetric response), whichever worker built them.
  */
 import type { Transport, TransportAddress, TransportProtocol } from '@voip/sip';
+import type { SharedUdpSocket } from '@voip/udp-native';
 
 /** What the main thread tells a worker about one of its sockets. */
 export interface SocketDescriptor {
@@ -13,6 +14,11 @@ export interface SocketDescriptor {
   local: TransportAddress;
   advertised: { host: string; port: number };
   reliable: boolean;
+  /**
+   * udpIo native: the socket every worker reads (through its receiver thread) and writes
+   * itself; the worker attaches a NativeUdpTransport instead of a RemoteTransport.
+   */
+  shared?: SharedUdpSocket;
 }
 
 /** Worker -> main: write these bytes on socket `i`. */

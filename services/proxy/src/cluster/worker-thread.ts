@@ -11,6 +11,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { pino } from 'pino';
 import { UdpTransport, type MessageSource, type Transport, type TransportAddress, type TransportHost } from '@voip/sip';
+import { NativeUdpTransport } from '@voip/udp-native';
 import type { ProxyConfig } from '../config.js';
 import { setBranchWorker } from '../core/branch.js';
 import type { Binding } from '../modules/location/binding.js';
@@ -142,7 +143,9 @@ try {
       host = h;
       if (own !== null) return own;
       return data.sockets.map((d) => {
-        const t = new RemoteTransport(d, out);
+        // udpIo native: read (through the receiver's queue for this worker) and write the
+        // shared socket ourselves; else the main thread does both for us.
+        const t = d.shared !== undefined ? new NativeUdpTransport(h, d.shared, data.index) : new RemoteTransport(d, out);
         sockets.set(d.index, t);
         return t;
       });

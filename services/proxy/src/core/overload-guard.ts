@@ -50,9 +50,14 @@ export interface DropSampler {
 /**
  * Reads the `drops` column of /proc/net/udp and /proc/net/udp6 for the sockets bound to
  * `ports` (the kernel counts datagrams it discarded because the socket's receive queue was
- * full). Where /proc is missing (not Linux) it measures nothing.
+ * full), plus `queueDrops`. Where /proc is missing (not Linux) it measures nothing.
  */
-export function procUdpDropSampler(ports: readonly number[], read: (path: string) => string = (p) => readFileSync(p, 'latin1')): DropSampler {
+export function procUdpDropSampler(
+  ports: readonly number[],
+  read: (path: string) => string = (p) => readFileSync(p, 'latin1'),
+  /** Datagrams dropped above the kernel so far (native UDP I/O: its per-thread queues were full). */
+  queueDrops: () => number = () => 0,
+): DropSampler {
   const wanted = new Set(ports.map((p) => p.toString(16).toUpperCase().padStart(4, '0')));
   let last: number | null = null;
   const total = (): number | null => {
@@ -77,7 +82,7 @@ export function procUdpDropSampler(ports: readonly number[], read: (path: string
         seen = true;
       }
     }
-    return seen ? sum : null;
+    return seen ? sum + queueDrops() : null;
   };
   return {
     sample(): number | null {

@@ -1,0 +1,216 @@
+/**
+ * SIP over UDP (RFC 3261 §18) on the udp_native addon: the same Transport as @voip/sip's
+ * UdpTransport (one datagram is one message, IPv6 v6-only), with the socket's I/O out of
+ * Node's dgram:
+ *  - receiving: the addon's thread reads with recvmmsg and queues each datagram for the thread
+ *    that owns it; that thread is woken once per batch and gets the batch as one Buffer;
+ *  - sending: everything a turn of the event loop sends goes in one sendmmsg call, at the end of
+ *    the current callback (a microtask), straight from the thread that built it.
+ * Several threads of one process can share a socket (SharedUdpSocket): each attaches as one
+ * worker of its receiver and sends on the socket itself, so the proxy's worker threads need no
+ * hand-off thread (services/proxy/src/cluster).
+ */
+import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import { SipTransportError, advertisedHost, type ListenSpec, type MessageSource, type Transport, type TransportAddress, type TransportHost } from '@voip/sip';
+import { forEachDatagram } from './batch.js';
+import { loadError, native, type UdpNativeBinding } from './binding.js';
+
+/** A socket and its receiver thread, shared by the threads of one process (plain data: it crosses postMessage). */
+export interface SharedUdpSocket {
+  fd: number;
+  family: 4 | 6;
+  receiver: number;
+  workers: number;
+  local: TransportAddress;
+  advertised: { host: string; port: number };
+}
+
+export interface SharedUdpSocketOptions {
+  /** Threads that attach to it; the receiver steers each datagram to one (udp_native.c `steer`). */
+  workers: number;
+  /** SO_RCVBUF (as root beyond net.core.rmem_max); OS default if unset. */
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+}
+
+function binding(): UdpNativeBinding {
+  if (native === null) throw new SipTransportError('SIP_ERR_TRANSPORT_UNSUPPORTED', `native UDP I/O: ${loadError ?? 'unavailable'}`);
+  return native;
+}
+
+/** Binds spec's address and starts its receiver thread; the caller closes it with closeSharedUdpSocket. */
+export function openSharedUdpSocket(spec: ListenSpec, opts: SharedUdpSocketOptions): SharedUdpSocket {
+  const n = binding();
+  const family = net.isIPv6(spec.address) ? 6 : 4;
+  if (!net.isIP(spec.address)) throw new SipTransportError('SIP_ERR_BAD_DESTINATION', `listen address must be an IP: ${spec.address}`);
+  const [fd, port] = n.open(spec.address, spec.port, family, opts.recvBufferSize ?? 0, opts.sendBufferSize ?? 0);
+  let receiver: number;
+  try {
+    // Each thread's queue holds at most what the socket buffer would: a stalled thread sheds
+    // load as a full socket does (and the overload guard sees the drops), not by queueing.
+    receiver = n.startReceiver(fd, opts.workers, opts.recvBufferSize ?? 4 * 1024 * 1024);
+  } catch (err) {
+    n.close(fd);
+    throw err;
+  }
+  return {
+    fd,
+    family,
+    receiver,
+    workers: opts.workers,
+    local: { protocol: 'UDP', address: spec.address, port },
+    advertised: { host: advertisedHost(spec.advertise?.host ?? spec.address, family), port: spec.advertise?.port ?? port },
+  };
+}
+
+/** Stops the receiver thread and closes the socket (after every thread has detached). */
+export function closeSharedUdpSocket(s: SharedUdpSocket): void {
+  const n = binding();
+  n.stopReceiver(s.receiver);
+  n.close(s.fd);
+}
+
+/** Datagrams drained per wake-up before yielding to the rest of the event loop. */
+const DRAINS_PER_WAKEUP = 4;
+
+export class NativeUdpTransport implements Transport {
+  readonly protocol = 'UDP' as const;
+  readonly reliable = false;
+  readonly local: TransportAddress;
+  readonly advertised: { host: string; port: number };
+  private readonly n: UdpNativeBinding;
+  private closed = false;
+  // Sends of the current callback, flushed together in one sendmmsg.
+  private outBuffers: Buffer[] = [];
+  private outAddresses: string[] = [];
+  private outPorts: number[] = [];
+  private outErrors = new Int32Array(64);
+  private flushScheduled = false;
+  private readonly flushBound: () => void;
+  private readonly onReadableBound: () => void;
+  private readonly deliverBound: (datagram: Buffer, address: string, port: number) => void;
+
+  /**
+   * Attaches this thread as `worker` of the socket's receiver. `owner`: close() also stops the
+   * receiver and closes the socket (one event loop on its own socket: `open`).
+   */
+  constructor(
+    private readonly host: TransportHost,
+    private readonly socket: SharedUdpSocket,
+    private readonly worker: number,
+    private readonly owner = false,
+  ) {
+    this.n = binding();
+    this.local = socket.local;
+    this.advertised = socket.advertised;
+    this.flushBound = this.flush.bind(this);
+    this.onReadableBound = this.onReadable.bind(this);
+    this.deliverBound = this.deliver.bind(this);
+    this.n.attach(socket.receiver, worker, this.onReadableBound);
+  }
+
+  /** One event loop on its own socket (receiver thread with one worker: this thread). */
+  static open(host: TransportHost, spec: ListenSpec, opts: Omit<SharedUdpSocketOptions, 'workers'> = {}): Promise<NativeUdpTransport> {
+    try {
+      const socket = openSharedUdpSocket(spec, { ...opts, workers: 1 });
+      try {
+        return Promise.resolve(new NativeUdpTransport(host, socket, 0, true));
+      } catch (err) {
+        closeSharedUdpSocket(socket);
+        throw err;
+      }
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /** Datagrams for this socket its receiver dropped so far (a thread's queue was full). */
+  get droppedDatagrams(): number {
+    return this.n.stats(this.socket.receiver)?.[1] ?? 0;
+  }
+
+  /** Effective SO_RCVBUF (Linux reports twice the requested size). */
+  get recvBufferSize(): number {
+    return this.n.socketBuffers(this.socket.fd)[0];
+  }
+
+  send(buf: Buffer, address: string, port: number): void {
+    if (this.closed) {
+      this.host.sendFailed({ protocol: 'UDP', address, port }, new SipTransportError('SIP_ERR_TRANSPORT_CLOSED', 'UDP transport closed'));
+      return;
+    }
+    // Only IP literals reach a transport (names are resolved above it); a ':' tells the family.
+    if ((address.includes(':') ? 6 : 4) !== this.socket.family || !(port > 0 && port < 65536 && Number.isInteger(port))) {
+      this.host.sendFailed(
+        { protocol: 'UDP', address, port },
+        new SipTransportError('SIP_ERR_BAD_DESTINATION', `cannot send from ${this.local.address} to ${address}:${port}`),
+      );
+      return;
+    }
+    this.outBuffers.push(buf);
+    this.outAddresses.push(address);
+    this.outPorts.push(port);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushBound);
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.flush();
+    this.closed = true;
+    this.n.detach(this.socket.receiver, this.worker);
+    if (this.owner) closeSharedUdpSocket(this.socket);
+    return Promise.resolve();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const count = this.outBuffers.length;
+    if (count === 0 || this.closed) return;
+    const buffers = this.outBuffers;
+    const addresses = this.outAddresses;
+    const ports = this.outPorts;
+    this.outBuffers = [];
+    this.outAddresses = [];
+    this.outPorts = [];
+    if (this.outErrors.length < count) this.outErrors = new Int32Array(count * 2);
+    const errors = this.outErrors;
+    const failed = this.n.send(this.socket.fd, this.socket.family, buffers, addresses, ports, count, errors);
+    if (failed === 0) return;
+    for (let i = 0; i < count; i++) {
+      const errno = errors[i]!;
+      if (errno === 0) continue;
+      const code = getSystemErrorName(-errno);
+      const err = Object.assign(new Error(`send ${code} ${addresses[i]}:${ports[i]}`), { code, errno: -errno, address: addresses[i], port: ports[i] });
+      this.host.sendFailed({ protocol: 'UDP', address: addresses[i]!, port: ports[i]! }, err);
+    }
+  }
+
+  private onReadable(): void {
+    for (let i = 0; i < DRAINS_PER_WAKEUP && !this.closed; i++) {
+      const batch = this.n.drain(this.socket.receiver, this.worker);
+      if (batch === undefined) return;
+      forEachDatagram(batch, this.deliverBound);
+    }
+  }
+
+  private deliver(datagram: Buffer, address: string, port: number): void {
+    const source: MessageSource = { protocol: 'UDP', address, port, local: this.local, connectionId: null };
+    try {
+      this.host.receive(datagram, source);
+    } catch (err) {
+      // The transport layer handles its own errors; nothing may escape into the addon's callback.
+      this.host.log.error({ err, source }, 'udp receive handler threw');
+    }
+  }
+}
+
+/** Sum of `droppedDatagrams` over the native UDP transports among `transports`. */
+export function nativeQueueDrops(transports: readonly unknown[]): number {
+  let sum = 0;
+  for (const t of transports) if (t instanceof NativeUdpTransport) sum += t.droppedDatagrams;
+  return sum;
+}
