@@ -226,7 +226,13 @@ static void *receive_loop(void *arg) {
     iov[i].iov_len = SLOT;
   }
   struct pollfd pfd[2] = {{.fd = r->fd, .events = POLLIN}, {.fd = r->stopfd, .events = POLLIN}};
+  int full = 1; /* the last read filled the batch: read again before waiting */
   while (!__atomic_load_n(&r->stopping, __ATOMIC_ACQUIRE)) {
+    if (!full) {
+      /* A short read emptied the socket: wait instead of a read that would say EAGAIN. */
+      if (poll(pfd, 2, -1) < 0 && errno != EINTR) break;
+      if (pfd[1].revents != 0) break;
+    }
     for (int i = 0; i < BATCH; i++) {
       memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
       msgs[i].msg_hdr.msg_iov = &iov[i];
@@ -236,14 +242,16 @@ static void *receive_loop(void *arg) {
     }
     int n = recvmmsg(r->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) {
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        /* e.g. a queued ICMP error (ECONNREFUSED): counted; the next read goes on. */
-        __atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
+      if (n < 0 && errno == EINTR) {
+        full = 1;
         continue;
       }
-      if (poll(pfd, 2, -1) < 0 && errno != EINTR) break;
+      /* e.g. a queued ICMP error (ECONNREFUSED): counted; the next read goes on. */
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) __atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
+      full = n < 0 && errno != EAGAIN && errno != EWOULDBLOCK;
       continue;
     }
+    full = n == BATCH;
     pthread_mutex_lock(&r->mu);
     uint64_t dropped = 0;
     for (int i = 0; i < n; i++) {
