@@ -524,6 +524,8 @@ static napi_value js_start_receiver(napi_env env, napi_callback_info info) {
     return throw_errno(env, "startReceiver: too many receivers", EMFILE);
   }
   int e = pthread_create(&r->thread, NULL, receive_loop, r);
+  /* Named for top -H / perf: the thread that reads the SIP socket. */
+  if (e == 0) pthread_setname_np(r->thread, "sip-udp-recv");
   if (e != 0) {
     pthread_mutex_lock(&registry_mu);
     receivers[id % MAX_RECEIVERS] = NULL;
