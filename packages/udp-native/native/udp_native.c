@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -593,20 +594,31 @@ static void tsfn_finalized(napi_env env, void *data, void *hint) {
   free(ctx);
 }
 
+/*
+ * The (id, worker, ...) arguments of attach/detach/drain: the receiver, or NULL. Throws a
+ * TypeError (`usage`) when they are not numbers; an unknown receiver or worker is NULL without
+ * an exception (a thread detaching after its receiver stopped).
+ */
+static receiver *receiver_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, int32_t *id, int32_t *worker, const char *usage) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want || !arg_int(env, argv[0], id) || !arg_int(env, argv[1], worker)) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  receiver *r = find_receiver(*id);
+  return r != NULL && *worker >= 0 && *worker < r->workers ? r : NULL;
+}
+
 /* attach(id, worker, onReadable): datagrams for `worker` are queued from now on, and
  * onReadable() runs on the calling thread's event loop when some are waiting (drain them). */
 static napi_value js_attach(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
   int32_t id, worker;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3 || !arg_int(env, argv[0], &id) || !arg_int(env, argv[1], &worker)) {
-    napi_throw_type_error(env, NULL, "attach(id, worker, onReadable)");
-    return NULL;
-  }
-  receiver *r = find_receiver(id);
-  if (r == NULL || worker < 0 || worker >= r->workers) {
-    napi_throw_range_error(env, NULL, "attach: no such receiver or worker");
+  receiver *r = receiver_args(env, info, 3, argv, &id, &worker, "attach(id, worker, onReadable)");
+  if (r == NULL) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) napi_throw_range_error(env, NULL, "attach: no such receiver or worker");
     return NULL;
   }
   attach_ctx *ctx = calloc(1, sizeof(attach_ctx));
@@ -633,16 +645,10 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
 
 /* detach(id, worker): stop queueing for `worker`; what is queued is dropped. */
 static napi_value js_detach(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   int32_t id, worker;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || !arg_int(env, argv[0], &id) || !arg_int(env, argv[1], &worker)) {
-    napi_throw_type_error(env, NULL, "detach(id, worker)");
-    return NULL;
-  }
-  receiver *r = find_receiver(id);
-  if (r == NULL || worker < 0 || worker >= r->workers) return NULL;
+  receiver *r = receiver_args(env, info, 2, argv, &id, &worker, "detach(id, worker)");
+  if (r == NULL) return NULL;
   pthread_mutex_lock(&r->mu);
   napi_threadsafe_function t = r->q[worker].tsfn;
   r->q[worker].tsfn = NULL;
@@ -659,16 +665,10 @@ static napi_value js_detach(napi_env env, napi_callback_info info) {
  * IPv6 as 16 bytes), then the datagrams' bytes.
  */
 static napi_value js_drain(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   int32_t id, worker;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || !arg_int(env, argv[0], &id) || !arg_int(env, argv[1], &worker)) {
-    napi_throw_type_error(env, NULL, "drain(id, worker)");
-    return NULL;
-  }
-  receiver *r = find_receiver(id);
-  if (r == NULL || worker < 0 || worker >= r->workers) return NULL;
+  receiver *r = receiver_args(env, info, 2, argv, &id, &worker, "drain(id, worker)");
+  if (r == NULL) return NULL;
   pthread_mutex_lock(&r->mu);
   worker_queue *q = &r->q[worker];
   if (q->count == 0) {
@@ -689,8 +689,8 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
   memcpy((char *)out + 4, q->meta, q->count * META_WORDS * sizeof(int32_t));
   memcpy((char *)out + head, q->data, q->len);
   q->len = 0, q->count = 0, q->signalled = 0;
-  /* Shrink a queue a burst grew far beyond the usual batch. */
-  if (q->cap > 4u * 1024u * 1024u) free(q->data), q->data = NULL, q->cap = 0;
+  /* Give back what a burst grew far beyond the usual batch (tens of KB). */
+  if (q->cap > 1024u * 1024u) free(q->data), q->data = NULL, q->cap = 0;
   pthread_mutex_unlock(&r->mu);
   return buf;
 }

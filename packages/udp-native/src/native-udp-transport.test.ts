@@ -213,3 +213,26 @@ test('worker threads sharing one socket each get the datagrams steered to them a
     closeSharedUdpSocket(shared);
   }
 });
+
+test('the binding refuses bad arguments with a TypeError and unknown receivers without crashing', (t) => {
+  const n = requireNative(t);
+  if (n === null) return;
+  const [fd] = n.open('127.0.0.1', 0, 4, 0, 0);
+  const receiver = n.startReceiver(fd, 2, 65_536);
+  try {
+    assert.throws(() => n.attach(receiver, 2, () => {}), RangeError);
+    assert.throws(() => n.attach(receiver + 1000, 0, () => {}), RangeError);
+    assert.throws(() => n.drain('x' as unknown as number, 0), TypeError);
+    assert.throws(() => n.startReceiver(fd, 0, 65_536), TypeError);
+    assert.throws(() => n.open('not-an-ip', 0, 4, 0, 0), { code: 'EINVAL' });
+    assert.equal(n.drain(receiver, 1), undefined);
+    assert.deepEqual(n.stats(receiver), [0, 0, 0]);
+  } finally {
+    n.stopReceiver(receiver);
+    n.close(fd);
+  }
+  // A stopped receiver's id finds nothing (ids are not reused): detach and drain are no-ops.
+  n.detach(receiver, 0);
+  assert.equal(n.drain(receiver, 0), undefined);
+  assert.equal(n.stats(receiver), undefined);
+});
