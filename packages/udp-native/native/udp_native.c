@@ -34,6 +34,8 @@
 #define SLOT 65536
 /* int32 words per datagram in a drained batch: offset, length, port, family, address (4). */
 #define META_WORDS 8
+/* A drained batch starts with two int32: datagrams in it, datagrams still queued after it. */
+#define BATCH_HEAD 8
 #define HEAD_SCAN 4096
 
 #define CHECK(env, call)                                                     \
@@ -138,7 +140,8 @@ typedef struct {
   unsigned char *data;
   size_t len, cap;
   int32_t *meta;
-  size_t count, meta_cap;
+  /* Datagrams [first, count) are queued; [0, first) were drained (space reused on compaction). */
+  size_t count, meta_cap, first;
   napi_threadsafe_function tsfn;
   int signalled;
   uint64_t dropped;
@@ -179,8 +182,24 @@ static receiver *find_receiver(int id) {
   return r;
 }
 
+static void queue_reset(worker_queue *q) { q->len = 0, q->count = 0, q->first = 0; }
+
+/* Bytes before the first queued datagram (already drained). */
+static size_t drained_bytes(const worker_queue *q) { return q->first < q->count ? (size_t)q->meta[q->first * META_WORDS] : q->len; }
+
+/* Moves the queued datagrams to the front of the arena (only when it must grow otherwise). */
+static void compact(worker_queue *q) {
+  if (q->first == 0) return;
+  size_t off = drained_bytes(q), n = q->count - q->first;
+  memmove(q->data, q->data + off, q->len - off);
+  memmove(q->meta, q->meta + q->first * META_WORDS, n * META_WORDS * sizeof(int32_t));
+  for (size_t i = 0; i < n; i++) q->meta[i * META_WORDS] -= (int32_t)off;
+  q->len -= off, q->count = n, q->first = 0;
+}
+
 static int enqueue(worker_queue *q, size_t cap_bytes, const unsigned char *b, size_t len, const struct sockaddr_storage *from) {
-  if (q->tsfn == NULL || q->len + len > cap_bytes) return 0;
+  if (q->tsfn == NULL || q->len - drained_bytes(q) + len > cap_bytes) return 0;
+  if (q->len + len > q->cap || (q->count + 1) * META_WORDS > q->meta_cap) compact(q);
   if (q->len + len > q->cap) {
     size_t cap = q->cap ? q->cap : 256 * 1024;
     while (cap < q->len + len) cap *= 2;
@@ -264,7 +283,7 @@ static void *receive_loop(void *arg) {
     r->received += (uint64_t)n - dropped;
     for (int k = 0; k < r->workers; k++) {
       worker_queue *q = &r->q[k];
-      if (q->count > 0 && !q->signalled && q->tsfn != NULL) {
+      if (q->count > q->first && !q->signalled && q->tsfn != NULL) {
         if (napi_call_threadsafe_function(q->tsfn, NULL, napi_tsfn_nonblocking) == napi_ok) q->signalled = 1;
       }
     }
@@ -587,7 +606,7 @@ static void tsfn_finalized(napi_env env, void *data, void *hint) {
   if (r != NULL) {
     pthread_mutex_lock(&r->mu);
     worker_queue *q = &r->q[ctx->worker];
-    if (q->tsfn == ctx->tsfn) q->tsfn = NULL, q->len = 0, q->count = 0, q->signalled = 0;
+    if (q->tsfn == ctx->tsfn) q->tsfn = NULL, q->signalled = 0, queue_reset(q);
     pthread_mutex_unlock(&r->mu);
   }
   pthread_mutex_unlock(&registry_mu);
@@ -652,45 +671,65 @@ static napi_value js_detach(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&r->mu);
   napi_threadsafe_function t = r->q[worker].tsfn;
   r->q[worker].tsfn = NULL;
-  r->q[worker].len = 0, r->q[worker].count = 0, r->q[worker].signalled = 0;
+  r->q[worker].signalled = 0;
+  queue_reset(&r->q[worker]);
   pthread_mutex_unlock(&r->mu);
   if (t != NULL) napi_release_threadsafe_function(t, napi_tsfn_abort);
   return NULL;
 }
 
 /*
- * drain(id, worker) -> Buffer | undefined
- * Everything queued for `worker`, as one Buffer: int32 count, then META_WORDS int32 per datagram
- * (offset from the data start, length, port, family, address: IPv4 as one host-order word,
- * IPv6 as 16 bytes), then the datagrams' bytes.
+ * drain(id, worker, max) -> Buffer | undefined
+ * The next (at most `max`) datagrams queued for `worker`, as one Buffer: int32 count, int32
+ * still queued after these, then META_WORDS int32 per datagram (offset from the data start,
+ * length, port, family, address: IPv4 as one host-order word, IPv6 as 16 bytes), then the
+ * datagrams' bytes. While some stay queued the receiver does not signal again: the caller
+ * drains on by itself (after letting its event loop run), so a backlog never becomes one long
+ * turn of the loop.
  */
 static napi_value js_drain(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  int32_t id, worker;
-  receiver *r = receiver_args(env, info, 2, argv, &id, &worker, "drain(id, worker)");
+  napi_value argv[3];
+  int32_t id, worker, max;
+  receiver *r = receiver_args(env, info, 3, argv, &id, &worker, "drain(id, worker, max)");
   if (r == NULL) return NULL;
+  if (!arg_int(env, argv[2], &max) || max < 1) {
+    napi_throw_type_error(env, NULL, "drain(id, worker, max >= 1)");
+    return NULL;
+  }
   pthread_mutex_lock(&r->mu);
   worker_queue *q = &r->q[worker];
-  if (q->count == 0) {
+  size_t avail = q->count - q->first;
+  if (avail == 0) {
+    queue_reset(q);
     q->signalled = 0;
     pthread_mutex_unlock(&r->mu);
     return NULL;
   }
-  size_t head = 4 + q->count * META_WORDS * sizeof(int32_t);
+  size_t k = avail < (size_t)max ? avail : (size_t)max;
+  const int32_t *m = q->meta + q->first * META_WORDS;
+  size_t from = (size_t)m[0];
+  size_t to = (size_t)m[(k - 1) * META_WORDS] + (size_t)m[(k - 1) * META_WORDS + 1];
+  size_t head = BATCH_HEAD + k * META_WORDS * sizeof(int32_t);
   void *out;
   napi_value buf;
-  if (napi_create_buffer(env, head + q->len, &out, &buf) != napi_ok) {
+  if (napi_create_buffer(env, head + (to - from), &out, &buf) != napi_ok) {
     pthread_mutex_unlock(&r->mu);
     napi_throw_error(env, "UDP_NATIVE", "drain: cannot allocate");
     return NULL;
   }
-  int32_t c = (int32_t)q->count;
-  memcpy(out, &c, 4);
-  memcpy((char *)out + 4, q->meta, q->count * META_WORDS * sizeof(int32_t));
-  memcpy((char *)out + head, q->data, q->len);
-  q->len = 0, q->count = 0, q->signalled = 0;
-  /* Give back what a burst grew far beyond the usual batch (tens of KB). */
-  if (q->cap > 1024u * 1024u) free(q->data), q->data = NULL, q->cap = 0;
+  int32_t counts[2] = {(int32_t)k, (int32_t)(avail - k)};
+  memcpy(out, counts, sizeof(counts));
+  int32_t *om = (int32_t *)((char *)out + BATCH_HEAD);
+  memcpy(om, m, k * META_WORDS * sizeof(int32_t));
+  for (size_t i = 0; i < k; i++) om[i * META_WORDS] -= (int32_t)from;
+  memcpy((char *)out + head, q->data + from, to - from);
+  q->first += k;
+  if (q->first == q->count) {
+    queue_reset(q);
+    q->signalled = 0;
+    /* Give back what a burst grew far beyond the usual batch (tens of KB). */
+    if (q->cap > 1024u * 1024u) free(q->data), q->data = NULL, q->cap = 0;
+  }
   pthread_mutex_unlock(&r->mu);
   return buf;
 }

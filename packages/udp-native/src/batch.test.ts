@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { forEachDatagram, ipv4Name, ipv6Name, META_WORDS } from './batch.js';
+import { BATCH_HEAD, forEachDatagram, ipv4Name, ipv6Name, META_WORDS } from './batch.js';
 
 function v6bytes(groups: number[]): Uint8Array {
   const b = new Uint8Array(16);
@@ -39,12 +39,13 @@ test('IPv6 addresses are written as RFC 5952 text, as Node reports peers', () =>
 test('a batch yields each datagram with its peer, in order, as views of the batch', () => {
   const datagrams = [Buffer.from('OPTIONS sip:a SIP/2.0\r\n\r\n'), Buffer.from('x'), Buffer.from('SIP/2.0 200 OK\r\n\r\n')];
   const count = datagrams.length;
-  const head = 4 + count * META_WORDS * 4;
+  const head = BATCH_HEAD + count * META_WORDS * 4;
   const batch = Buffer.alloc(head + datagrams.reduce((n, d) => n + d.length, 0));
   batch.writeInt32LE(count, 0);
+  batch.writeInt32LE(7, 4);
   let offset = 0;
   datagrams.forEach((d, i) => {
-    const m = 4 + i * META_WORDS * 4;
+    const m = BATCH_HEAD + i * META_WORDS * 4;
     batch.writeInt32LE(offset, m);
     batch.writeInt32LE(d.length, m + 4);
     batch.writeInt32LE(5060 + i, m + 8);
@@ -59,7 +60,8 @@ test('a batch yields each datagram with its peer, in order, as views of the batc
     offset += d.length;
   });
   const seen: [string, string, number, boolean][] = [];
-  forEachDatagram(batch, (d, address, port) => seen.push([d.toString(), address, port, d.buffer === batch.buffer]));
+  const queued = forEachDatagram(batch, (d, address, port) => seen.push([d.toString(), address, port, d.buffer === batch.buffer]));
+  assert.equal(queued, 7, 'datagrams still queued after the batch');
   assert.deepEqual(seen, [
     ['OPTIONS sip:a SIP/2.0\r\n\r\n', '127.0.0.1', 5060, true],
     ['x', '::1', 5061, true],

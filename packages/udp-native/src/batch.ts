@@ -1,10 +1,13 @@
 /**
- * Decoding of a drained batch (udp_native.c `drain`): int32 count, then 8 int32 per datagram
+ * Decoding of a drained batch (udp_native.c `drain`): int32 count, int32 datagrams still queued
+ * after this batch, then 8 int32 per datagram
  * (offset from the data start, length, port, family, address: IPv4 as one host-order word,
  * IPv6 as 16 network-order bytes), then the datagrams. Pure functions; the datagrams are views
  * of the batch's one buffer, not copies.
  */
 export const META_WORDS = 8;
+/** Bytes before the per-datagram words: count, still queued. */
+export const BATCH_HEAD = 8;
 
 export interface DatagramVisitor {
   (datagram: Buffer, address: string, port: number): void;
@@ -59,17 +62,21 @@ export function ipv6Name(bytes: Uint8Array, offset: number): string {
   return s;
 }
 
-/** Calls `visit` for every datagram of a batch, in arrival order. */
-export function forEachDatagram(batch: Buffer, visit: DatagramVisitor): void {
+/**
+ * Calls `visit` for every datagram of a batch, in arrival order; returns how many datagrams were
+ * still queued when the batch was drained.
+ */
+export function forEachDatagram(batch: Buffer, visit: DatagramVisitor): number {
   // napi_create_buffer gives a fresh, aligned ArrayBuffer; an unaligned one (never seen) is copied.
   const b = batch.byteOffset % 4 === 0 ? batch : Buffer.from(batch);
   const count = b.readInt32LE(0);
-  const meta = new Int32Array(b.buffer, b.byteOffset + 4, count * META_WORDS);
-  const data = 4 + count * META_WORDS * 4;
+  const meta = new Int32Array(b.buffer, b.byteOffset + BATCH_HEAD, count * META_WORDS);
+  const data = BATCH_HEAD + count * META_WORDS * 4;
   for (let i = 0; i < count; i++) {
     const m = i * META_WORDS;
     const offset = data + meta[m]!;
-    const address = meta[m + 3] === 6 ? ipv6Name(b, 4 + (m + 4) * 4) : ipv4Name(meta[m + 4]! >>> 0);
+    const address = meta[m + 3] === 6 ? ipv6Name(b, BATCH_HEAD + (m + 4) * 4) : ipv4Name(meta[m + 4]! >>> 0);
     visit(b.subarray(offset, offset + meta[m + 1]!), address, meta[m + 2]!);
   }
+  return b.readInt32LE(4);
 }

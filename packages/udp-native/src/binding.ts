@@ -26,8 +26,11 @@ export interface UdpNativeBinding {
   /** From the worker's own thread: queue its datagrams and call `onReadable` there when some wait. */
   attach(id: number, worker: number, onReadable: () => void): void;
   detach(id: number, worker: number): void;
-  /** Everything queued for `worker` as one batch (batch.ts decodes it), or undefined. */
-  drain(id: number, worker: number): Buffer | undefined;
+  /**
+   * The next `max` (at most) datagrams queued for `worker` as one batch (batch.ts decodes it), or
+   * undefined. While datagrams stay queued the receiver does not signal again: drain on.
+   */
+  drain(id: number, worker: number, max: number): Buffer | undefined;
   /** [datagrams queued, datagrams dropped (queue full or worker not attached), read errors]. */
   stats(id: number): [number, number, number] | undefined;
   /** The receiver's steering of one datagram (tests compare it with dispatch.ts). */

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MessageSource, TransportAddress, TransportHost } from '@voip/sip';
+import { forEachDatagram } from './batch.js';
 import { closeSharedUdpSocket, NativeUdpTransport, openSharedUdpSocket } from './native-udp-transport.js';
 import { requireNative } from './require-native.js';
 
@@ -143,9 +144,12 @@ test('a thread that does not drain loses datagrams beyond its queue, counted as 
     const [queued, dropped] = n.stats(receiver)!;
     assert.equal(queued + dropped, 200);
     assert.equal(queued, 65, '65 datagrams of 1000 bytes fit in 65536');
-    const batch = n.drain(receiver, 0)!;
-    assert.equal(batch.readInt32LE(0), 65);
-    assert.equal(n.drain(receiver, 0), undefined);
+    // Drained in slices: 50, then the 15 left (the second word says how many stay queued).
+    const first = n.drain(receiver, 0, 50)!;
+    assert.deepEqual([first.readInt32LE(0), first.readInt32LE(4)], [50, 15]);
+    const rest = n.drain(receiver, 0, 50)!;
+    assert.deepEqual([rest.readInt32LE(0), rest.readInt32LE(4)], [15, 0]);
+    assert.equal(n.drain(receiver, 0, 50), undefined);
     await until_(() => wakeups >= 1);
   } finally {
     n.detach(receiver, 0);
@@ -222,10 +226,11 @@ test('the binding refuses bad arguments with a TypeError and unknown receivers w
   try {
     assert.throws(() => n.attach(receiver, 2, () => {}), RangeError);
     assert.throws(() => n.attach(receiver + 1000, 0, () => {}), RangeError);
-    assert.throws(() => n.drain('x' as unknown as number, 0), TypeError);
+    assert.throws(() => n.drain('x' as unknown as number, 0, 1), TypeError);
+    assert.throws(() => n.drain(receiver, 0, 0), TypeError);
     assert.throws(() => n.startReceiver(fd, 0, 65_536), TypeError);
     assert.throws(() => n.open('not-an-ip', 0, 4, 0, 0), { code: 'EINVAL' });
-    assert.equal(n.drain(receiver, 1), undefined);
+    assert.equal(n.drain(receiver, 1, 64), undefined);
     assert.deepEqual(n.stats(receiver), [0, 0, 0]);
   } finally {
     n.stopReceiver(receiver);
@@ -233,6 +238,43 @@ test('the binding refuses bad arguments with a TypeError and unknown receivers w
   }
   // A stopped receiver's id finds nothing (ids are not reused): detach and drain are no-ops.
   n.detach(receiver, 0);
-  assert.equal(n.drain(receiver, 0), undefined);
+  assert.equal(n.drain(receiver, 0, 64), undefined);
   assert.equal(n.stats(receiver), undefined);
+});
+
+test('a queue drained in slices while more arrives keeps every datagram once, in order', async (t) => {
+  const n = requireNative(t);
+  if (n === null) return;
+  const [fd, port] = n.open('127.0.0.1', 0, 4, 4 * 1024 * 1024, 0);
+  const [out] = n.open('127.0.0.1', 0, 4, 0, 4 * 1024 * 1024);
+  const receiver = n.startReceiver(fd, 1, 1024 * 1024);
+  n.attach(receiver, 0, () => {});
+  const sent = (from: number, count: number): void => {
+    const payloads = Array.from({ length: count }, (_, i) => Buffer.from(`datagram ${from + i}`));
+    assert.equal(n.send(out, 4, payloads, Array(count).fill('127.0.0.1'), Array(count).fill(port), count, new Int32Array(count)), 0);
+  };
+  const queued = (): number => n.stats(receiver)![0];
+  const seen: string[] = [];
+  const drain = (max: number): number => {
+    const batch = n.drain(receiver, 0, max);
+    if (batch === undefined) return 0;
+    return forEachDatagram(batch, (d) => seen.push(d.toString()));
+  };
+  try {
+    sent(0, 200);
+    await until(() => queued() === 200);
+    assert.equal(drain(150), 50);
+    // 300 datagrams since the queue was last empty: more than its first index holds, so the
+    // 50 not yet drained move to the front before the new ones are added.
+    sent(200, 100);
+    await until(() => queued() === 300);
+    while (drain(64) > 0);
+    assert.equal(drain(64), 0);
+    assert.deepEqual(seen, Array.from({ length: 300 }, (_, i) => `datagram ${i}`));
+  } finally {
+    n.detach(receiver, 0);
+    n.stopReceiver(receiver);
+    n.close(fd);
+    n.close(out);
+  }
 });

@@ -71,8 +71,12 @@ export function closeSharedUdpSocket(s: SharedUdpSocket): void {
   n.close(s.fd);
 }
 
-/** Datagrams drained per wake-up before yielding to the rest of the event loop. */
-const DRAINS_PER_WAKEUP = 4;
+/**
+ * Datagrams handled per turn of the event loop. A backlog (a GC pause, a burst) is worked off in
+ * slices with the loop's timers and other sockets in between: one drain of everything queued
+ * ran thousands of messages in one turn, and the overload guard took the long turn for overload.
+ */
+const DATAGRAMS_PER_TURN = 128;
 
 export class NativeUdpTransport implements Transport {
   readonly protocol = 'UDP' as const;
@@ -190,11 +194,11 @@ export class NativeUdpTransport implements Transport {
   }
 
   private onReadable(): void {
-    for (let i = 0; i < DRAINS_PER_WAKEUP && !this.closed; i++) {
-      const batch = this.n.drain(this.socket.receiver, this.worker);
-      if (batch === undefined) return;
-      forEachDatagram(batch, this.deliverBound);
-    }
+    if (this.closed) return;
+    const batch = this.n.drain(this.socket.receiver, this.worker, DATAGRAMS_PER_TURN);
+    if (batch === undefined) return;
+    // More queued: the receiver will not signal again until we have drained them all.
+    if (forEachDatagram(batch, this.deliverBound) > 0) setImmediate(this.onReadableBound);
   }
 
   private deliver(datagram: Buffer, address: string, port: number): void {
