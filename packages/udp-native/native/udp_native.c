@@ -32,10 +32,12 @@
 #define MAX_RECEIVERS 256
 #define BATCH 64
 #define SLOT 65536
-/* int32 words per datagram in a drained batch: offset, length, port, family, address (4). */
-#define META_WORDS 8
-/* A drained batch starts with two int32: datagrams in it, datagrams still queued after it. */
-#define BATCH_HEAD 8
+/* int32 words per datagram in a queue and a drained batch: offset, length, port, family,
+ * address (4), queued at (ms, monotonic clock, wrapping). */
+#define META_WORDS 9
+/* A drained batch starts with three int32: datagrams in it, datagrams still queued after it,
+ * and how long its oldest datagram waited in the queue (ms). */
+#define BATCH_HEAD 12
 #define HEAD_SCAN 4096
 
 #define CHECK(env, call)                                                     \
@@ -182,6 +184,14 @@ static receiver *find_receiver(int id) {
   return r;
 }
 
+#include <time.h>
+
+static int32_t monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int32_t)(uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
 static void queue_reset(worker_queue *q) { q->len = 0, q->count = 0, q->first = 0; }
 
 /* Bytes before the first queued datagram (already drained). */
@@ -197,7 +207,7 @@ static void compact(worker_queue *q) {
   q->len -= off, q->count = n, q->first = 0;
 }
 
-static int enqueue(worker_queue *q, size_t cap_bytes, const unsigned char *b, size_t len, const struct sockaddr_storage *from) {
+static int enqueue(worker_queue *q, size_t cap_bytes, const unsigned char *b, size_t len, const struct sockaddr_storage *from, int32_t now) {
   if (q->tsfn == NULL || q->len - drained_bytes(q) + len > cap_bytes) return 0;
   if (q->len + len > q->cap || (q->count + 1) * META_WORDS > q->meta_cap) compact(q);
   if (q->len + len > q->cap) {
@@ -217,6 +227,7 @@ static int enqueue(worker_queue *q, size_t cap_bytes, const unsigned char *b, si
   memset(m, 0, META_WORDS * sizeof(int32_t));
   m[0] = (int32_t)q->len;
   m[1] = (int32_t)len;
+  m[8] = now;
   if (from->ss_family == AF_INET6) {
     const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
     m[2] = ntohs(a->sin6_port);
@@ -272,13 +283,14 @@ static void *receive_loop(void *arg) {
       continue;
     }
     full = n == BATCH;
+    int32_t now = monotonic_ms();
     pthread_mutex_lock(&r->mu);
     uint64_t dropped = 0;
     for (int i = 0; i < n; i++) {
       const unsigned char *b = iov[i].iov_base;
       size_t len = msgs[i].msg_len;
       int k = steer(b, len, r->workers);
-      if (!enqueue(&r->q[k], r->queue_cap, b, len, &from[i])) r->q[k].dropped++, dropped++;
+      if (!enqueue(&r->q[k], r->queue_cap, b, len, &from[i], now)) r->q[k].dropped++, dropped++;
     }
     r->received += (uint64_t)n - dropped;
     for (int k = 0; k < r->workers; k++) {
@@ -681,9 +693,9 @@ static napi_value js_detach(napi_env env, napi_callback_info info) {
 /*
  * drain(id, worker, max) -> Buffer | undefined
  * The next (at most `max`) datagrams queued for `worker`, as one Buffer: int32 count, int32
- * still queued after these, then META_WORDS int32 per datagram (offset from the data start,
- * length, port, family, address: IPv4 as one host-order word, IPv6 as 16 bytes), then the
- * datagrams' bytes. While some stay queued the receiver does not signal again: the caller
+ * still queued after these, int32 ms the first of them waited, then META_WORDS int32 per
+ * datagram (offset from the data start, length, port, family, address: IPv4 as one host-order
+ * word, IPv6 as 16 bytes; queued at), then the datagrams' bytes. While some stay queued the receiver does not signal again: the caller
  * drains on by itself (after letting its event loop run), so a backlog never becomes one long
  * turn of the loop.
  */
@@ -717,7 +729,8 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "UDP_NATIVE", "drain: cannot allocate");
     return NULL;
   }
-  int32_t counts[2] = {(int32_t)k, (int32_t)(avail - k)};
+  int32_t waited = (int32_t)((uint32_t)monotonic_ms() - (uint32_t)m[8]);
+  int32_t counts[3] = {(int32_t)k, (int32_t)(avail - k), waited < 0 ? 0 : waited};
   memcpy(out, counts, sizeof(counts));
   int32_t *om = (int32_t *)((char *)out + BATCH_HEAD);
   memcpy(om, m, k * META_WORDS * sizeof(int32_t));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BATCH_HEAD, forEachDatagram, ipv4Name, ipv6Name, META_WORDS } from './batch.js';
+import { BATCH_HEAD, batchQueueWaitMs, forEachDatagram, ipv4Name, ipv6Name, META_WORDS } from './batch.js';
 
 function v6bytes(groups: number[]): Uint8Array {
   const b = new Uint8Array(16);
@@ -43,6 +43,7 @@ test('a batch yields each datagram with its peer, in order, as views of the batc
   const batch = Buffer.alloc(head + datagrams.reduce((n, d) => n + d.length, 0));
   batch.writeInt32LE(count, 0);
   batch.writeInt32LE(7, 4);
+  batch.writeInt32LE(42, 8);
   let offset = 0;
   datagrams.forEach((d, i) => {
     const m = BATCH_HEAD + i * META_WORDS * 4;
@@ -62,6 +63,7 @@ test('a batch yields each datagram with its peer, in order, as views of the batc
   const seen: [string, string, number, boolean][] = [];
   const queued = forEachDatagram(batch, (d, address, port) => seen.push([d.toString(), address, port, d.buffer === batch.buffer]));
   assert.equal(queued, 7, 'datagrams still queued after the batch');
+  assert.equal(batchQueueWaitMs(batch), 42);
   assert.deepEqual(seen, [
     ['OPTIONS sip:a SIP/2.0\r\n\r\n', '127.0.0.1', 5060, true],
     ['x', '::1', 5061, true],

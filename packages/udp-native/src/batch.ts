@@ -1,13 +1,18 @@
 /**
  * Decoding of a drained batch (udp_native.c `drain`): int32 count, int32 datagrams still queued
- * after this batch, then 8 int32 per datagram
- * (offset from the data start, length, port, family, address: IPv4 as one host-order word,
- * IPv6 as 16 network-order bytes), then the datagrams. Pure functions; the datagrams are views
+ * after this batch, int32 ms its first datagram waited in the queue, then 9 int32 per datagram
+ * (offset from the data start, length, port, family, address: IPv4 as one host-order word, IPv6
+ * as 16 network-order bytes; queued at), then the datagrams. Pure functions; the datagrams are views
  * of the batch's one buffer, not copies.
  */
-export const META_WORDS = 8;
-/** Bytes before the per-datagram words: count, still queued. */
-export const BATCH_HEAD = 8;
+export const META_WORDS = 9;
+/** Bytes before the per-datagram words: count, still queued, queue wait of the first (ms). */
+export const BATCH_HEAD = 12;
+
+/** How long the oldest datagram of a batch waited between the socket and the drain (ms). */
+export function batchQueueWaitMs(batch: Buffer): number {
+  return batch.readInt32LE(8);
+}
 
 export interface DatagramVisitor {
   (datagram: Buffer, address: string, port: number): void;

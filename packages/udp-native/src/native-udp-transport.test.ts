@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MessageSource, TransportAddress, TransportHost } from '@voip/sip';
-import { forEachDatagram } from './batch.js';
+import { batchQueueWaitMs, forEachDatagram } from './batch.js';
 import { closeSharedUdpSocket, NativeUdpTransport, openSharedUdpSocket } from './native-udp-transport.js';
 import { requireNative } from './require-native.js';
 
@@ -144,9 +144,12 @@ test('a thread that does not drain loses datagrams beyond its queue, counted as 
     const [queued, dropped] = n.stats(receiver)!;
     assert.equal(queued + dropped, 200);
     assert.equal(queued, 65, '65 datagrams of 1000 bytes fit in 65536');
+    const busyUntil = Date.now() + 150;
+    while (Date.now() < busyUntil);
     // Drained in slices: 50, then the 15 left (the second word says how many stay queued).
     const first = n.drain(receiver, 0, 50)!;
     assert.deepEqual([first.readInt32LE(0), first.readInt32LE(4)], [50, 15]);
+    assert.ok(batchQueueWaitMs(first) >= 150, `the first datagram waited ${batchQueueWaitMs(first)} ms in the queue`);
     const rest = n.drain(receiver, 0, 50)!;
     assert.deepEqual([rest.readInt32LE(0), rest.readInt32LE(4)], [15, 0]);
     assert.equal(n.drain(receiver, 0, 50), undefined);

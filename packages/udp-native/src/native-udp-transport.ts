@@ -13,7 +13,7 @@
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { SipTransportError, advertisedHost, type ListenSpec, type MessageSource, type Transport, type TransportAddress, type TransportHost } from '@voip/sip';
-import { forEachDatagram } from './batch.js';
+import { batchQueueWaitMs, forEachDatagram } from './batch.js';
 import { loadError, native, type UdpNativeBinding } from './binding.js';
 
 /** A socket and its receiver thread, shared by the threads of one process (plain data: it crosses postMessage). */
@@ -91,6 +91,8 @@ export class NativeUdpTransport implements Transport {
   private outPorts: number[] = [];
   private outErrors = new Int32Array(64);
   private flushScheduled = false;
+  /** Longest wait of a datagram between the socket and this thread since takeQueueWaitMs(). */
+  private queueWaitMs = 0;
   private readonly flushBound: () => void;
   private readonly onReadableBound: () => void;
   private readonly deliverBound: (datagram: Buffer, address: string, port: number) => void;
@@ -132,6 +134,17 @@ export class NativeUdpTransport implements Transport {
   /** Datagrams for this socket its receiver dropped so far (a thread's queue was full). */
   get droppedDatagrams(): number {
     return this.n.stats(this.socket.receiver)?.[1] ?? 0;
+  }
+
+  /**
+   * The longest time a datagram waited between the socket and this thread since the previous
+   * call (ms). The receiver thread reads the socket whatever this thread's load, so a backlog
+   * shows here rather than in the kernel's drop counter: the overload guard reads it.
+   */
+  takeQueueWaitMs(): number {
+    const ms = this.queueWaitMs;
+    this.queueWaitMs = 0;
+    return ms;
   }
 
   /** Effective SO_RCVBUF (Linux reports twice the requested size). */
@@ -197,6 +210,8 @@ export class NativeUdpTransport implements Transport {
     if (this.closed) return;
     const batch = this.n.drain(this.socket.receiver, this.worker, DATAGRAMS_PER_TURN);
     if (batch === undefined) return;
+    const waited = batchQueueWaitMs(batch);
+    if (waited > this.queueWaitMs) this.queueWaitMs = waited;
     // More queued: the receiver will not signal again until we have drained them all.
     if (forEachDatagram(batch, this.deliverBound) > 0) setImmediate(this.onReadableBound);
   }
@@ -210,6 +225,13 @@ export class NativeUdpTransport implements Transport {
       this.host.log.error({ err, source }, 'udp receive handler threw');
     }
   }
+}
+
+/** The longest `takeQueueWaitMs()` over the native UDP transports among `transports`. */
+export function nativeQueueWaitMs(transports: readonly unknown[]): number {
+  let max = 0;
+  for (const t of transports) if (t instanceof NativeUdpTransport) max = Math.max(max, t.takeQueueWaitMs());
+  return max;
 }
 
 /** Sum of `droppedDatagrams` over the native UDP transports among `transports`. */

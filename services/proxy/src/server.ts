@@ -41,11 +41,11 @@ import * as rtpengine from './modules/rtpengine/index.js';
 import { natModules } from './routing/nat-sub-routes.js';
 import * as pike from './modules/pike/index.js';
 import * as secfilter from './modules/secfilter/index.js';
-import { OverloadGuard, procUdpDropSampler } from './core/overload-guard.js';
+import { OverloadGuard, eventLoopDelaySampler, procUdpDropSampler } from './core/overload-guard.js';
 import { FilteringSink, type RequestFilter } from './core/request-filter.js';
 import { listensOnTls, loadTlsCredentials } from './tls-credentials.js';
 import { nativeUdp } from './udp-io.js';
-import { NativeUdpTransport, nativeQueueDrops } from '@voip/udp-native';
+import { NativeUdpTransport, nativeQueueDrops, nativeQueueWaitMs } from '@voip/udp-native';
 
 export const VERSION = '0.1.0';
 
@@ -172,7 +172,14 @@ export async function startProxy(config: ProxyConfig, logger: Logger, opts: Star
   // of the transaction layer, password-guessing limits in the auth module.
   const udpPorts = transports.filter((t) => t.protocol === 'UDP').map((t) => t.local.port);
   const overload: OverloadGuard | null = config.overload.enabled
-    ? new OverloadGuard(config.overload, (): number => core.activeContexts, logger, undefined, undefined, udpPorts.length > 0 ? procUdpDropSampler(udpPorts, undefined, () => nativeQueueDrops(transports)) : null)
+    ? new OverloadGuard(
+        config.overload,
+        (): number => core.activeContexts,
+        logger,
+        eventLoopDelaySampler(() => nativeQueueWaitMs(transports)),
+        undefined,
+        udpPorts.length > 0 ? procUdpDropSampler(udpPorts, undefined, () => nativeQueueDrops(transports)) : null,
+      )
     : null;
   overload?.start();
   const core = new ProxyCore({ config, transport, identity, resolver: new TargetResolver(), logger, stats, wheel, overload });

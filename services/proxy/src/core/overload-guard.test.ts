@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseMessage, silentLogger, type SipRequest } from '@voip/sip';
-import { OverloadGuard, procUdpDropSampler, type DelaySampler, type DropSampler, type OverloadSettings } from './overload-guard.js';
+import { OverloadGuard, eventLoopDelaySampler, procUdpDropSampler, type DelaySampler, type DropSampler, type OverloadSettings } from './overload-guard.js';
 
 function invite(toTag: boolean, method = 'INVITE'): SipRequest {
   const text = [
@@ -100,5 +100,24 @@ describe('overload guard', () => {
     assert.equal(sampler.sample(), 15);
     assert.equal(sampler.sample(), 0);
     assert.equal(procUdpDropSampler([5060], () => { throw new Error('ENOENT'); }).sample(), null);
+    // Native UDP I/O: drops in the per-thread queues count with the kernel's.
+    let queueDrops = 0;
+    const withQueues = procUdpDropSampler([5060], (p) => (p.endsWith('6') ? v6 : v4), () => queueDrops);
+    assert.equal(withQueues.sample(), 0);
+    queueDrops = 7;
+    assert.equal(withQueues.sample(), 7);
+  });
+
+  it('a datagram that waited in the native receive queue counts like event-loop delay', () => {
+    let waited = 0;
+    const sampler = eventLoopDelaySampler(() => waited);
+    try {
+      waited = 400;
+      assert.ok(sampler.sample() >= 400);
+      waited = 0;
+      assert.ok(sampler.sample() < 400);
+    } finally {
+      sampler.close();
+    }
   });
 });

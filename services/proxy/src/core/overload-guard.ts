@@ -95,14 +95,19 @@ export function procUdpDropSampler(
   };
 }
 
-export function eventLoopDelaySampler(): DelaySampler {
+/**
+ * The event loop's delay (p99 over the interval), or the longest a received datagram waited
+ * in a queue above the kernel (`queueWaitMs`: native UDP I/O's receiver thread keeps reading
+ * while the loop is busy), whichever is larger: both are how late a message is looked at.
+ */
+export function eventLoopDelaySampler(queueWaitMs: () => number = () => 0): DelaySampler {
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
   return {
     sample(): number {
       const ms = h.count > 0 ? h.percentile(99) / 1e6 : 0;
       h.reset();
-      return ms;
+      return Math.max(ms, queueWaitMs());
     },
     close(): void {
       h.disable();
