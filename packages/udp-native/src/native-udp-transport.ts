@@ -91,8 +91,9 @@ export class NativeUdpTransport implements Transport {
   private outPorts: number[] = [];
   private outErrors = new Int32Array(64);
   private flushScheduled = false;
-  /** Longest wait of a datagram between the socket and this thread since takeQueueWaitMs(). */
-  private queueWaitMs = 0;
+  /** Queue waits of the batches drained since takeQueueWaitMs() (each: its oldest datagram's). */
+  private queueWaitSum = 0;
+  private queueWaitBatches = 0;
   private readonly flushBound: () => void;
   private readonly onReadableBound: () => void;
   private readonly deliverBound: (datagram: Buffer, address: string, port: number) => void;
@@ -137,13 +138,16 @@ export class NativeUdpTransport implements Transport {
   }
 
   /**
-   * The longest time a datagram waited between the socket and this thread since the previous
-   * call (ms). The receiver thread reads the socket whatever this thread's load, so a backlog
-   * shows here rather than in the kernel's drop counter: the overload guard reads it.
+   * How long datagrams waited between the socket and this thread since the previous call: the
+   * mean over the drained batches of their oldest datagram's wait (ms). The receiver thread
+   * reads the socket whatever this thread's load, so a backlog shows here rather than in the
+   * kernel's drop counter: the overload guard reads it. A mean, not the maximum: one GC pause
+   * delays one batch; a backlog delays them all.
    */
   takeQueueWaitMs(): number {
-    const ms = this.queueWaitMs;
-    this.queueWaitMs = 0;
+    const ms = this.queueWaitBatches === 0 ? 0 : this.queueWaitSum / this.queueWaitBatches;
+    this.queueWaitSum = 0;
+    this.queueWaitBatches = 0;
     return ms;
   }
 
@@ -210,8 +214,8 @@ export class NativeUdpTransport implements Transport {
     if (this.closed) return;
     const batch = this.n.drain(this.socket.receiver, this.worker, DATAGRAMS_PER_TURN);
     if (batch === undefined) return;
-    const waited = batchQueueWaitMs(batch);
-    if (waited > this.queueWaitMs) this.queueWaitMs = waited;
+    this.queueWaitSum += batchQueueWaitMs(batch);
+    this.queueWaitBatches++;
     // More queued: the receiver will not signal again until we have drained them all.
     if (forEachDatagram(batch, this.deliverBound) > 0) setImmediate(this.onReadableBound);
   }
@@ -227,7 +231,7 @@ export class NativeUdpTransport implements Transport {
   }
 }
 
-/** The longest `takeQueueWaitMs()` over the native UDP transports among `transports`. */
+/** The largest `takeQueueWaitMs()` over the native UDP transports among `transports`. */
 export function nativeQueueWaitMs(transports: readonly unknown[]): number {
   let max = 0;
   for (const t of transports) if (t instanceof NativeUdpTransport) max = Math.max(max, t.takeQueueWaitMs());

@@ -96,9 +96,10 @@ export function procUdpDropSampler(
 }
 
 /**
- * The event loop's delay (p99 over the interval), or the longest a received datagram waited
- * in a queue above the kernel (`queueWaitMs`: native UDP I/O's receiver thread keeps reading
- * while the loop is busy), whichever is larger: both are how late a message is looked at.
+ * The event loop's delay (p99 over the interval), or how long received datagrams waited in a
+ * queue above the kernel over the interval (`queueWaitMs`: native UDP I/O's receiver thread
+ * keeps reading while the loop is busy), whichever is larger: both are how late a message is
+ * looked at.
  */
 export function eventLoopDelaySampler(queueWaitMs: () => number = () => 0): DelaySampler {
   const h = monitorEventLoopDelay({ resolution: 10 });
