@@ -104,6 +104,12 @@ export function parseGatewayHost(text: string): GatewayHost {
   return { ok: true, ipAddr: null, hostname: host.toLowerCase(), port };
 }
 
+/**
+ * Longest no-answer forwarding timer (usr_preferences `fwdnoanswer_timeout`, seconds) the provider
+ * route honours; sipctl and the portal refuse more, so a stored value is never silently ignored.
+ */
+export const MAX_NOANSWER_SECONDS = 600;
+
 /** Whether `uri` is a SIP, SIPS or tel URI short enough for speed_dial.new_uri / usr_preferences.value. */
 export function isTargetUri(uri: string, maxLength: number): boolean {
   return uri.length <= maxLength && TARGET_URI.test(uri);

@@ -180,7 +180,7 @@ describe('portal server on MemoryStorage', () => {
     await p.stop();
   });
 
-  it('forwarding: a subscriber sets and clears callfwd; a value that is no SIP URI is 400', async () => {
+  it('forwarding: a subscriber sets and clears callfwd; tel: targets are taken; a value that is no sip:/sips:/tel: URI is 400', async () => {
     const { p, storage } = await portalOn();
     const a = await login(p, 'root', 'root-password');
     await api(p, a, 'POST', '/api/subscribers', { username: 'carol', domain: 'example.com', password: 'carol-pw' });
@@ -193,6 +193,13 @@ describe('portal server on MemoryStorage', () => {
     assert.deepEqual(rows.map((r) => [r.attribute, r.type, r.value]).sort(), [['callfwd', 0, 'sip:bob@example.com'], ['fwdnoanswer_timeout', 1, '20']]);
     await api(p, c, 'POST', '/api/me/forwarding', { callfwd: '' });
     assert.deepEqual((await storage.preferences.list({ username: 'carol', attribute: 'callfwd' })).length, 0);
+    // The rules of sipctl avp add and the route: a tel: number (dial plan + LCR) is a target; a
+    // timeout the route would ignore is refused.
+    const tel = await api(p, c, 'POST', '/api/me/forwarding', { fwdbusy: 'tel:+15551234567' });
+    assert.equal(tel.statusCode, 200);
+    assert.equal(tel.json().fwdbusy, 'tel:+15551234567');
+    assert.equal((await api(p, c, 'POST', '/api/me/forwarding', { fwdnoanswer_timeout: '601' })).statusCode, 400);
+    assert.equal((await api(p, c, 'POST', '/api/me/forwarding', { fwdnoanswer: 'http://example.com' })).statusCode, 400);
     await p.stop();
   });
 

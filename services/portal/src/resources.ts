@@ -5,7 +5,7 @@
  * Rows are read and written only through @voip/storage's repositories.
  */
 import { isIP } from 'node:net';
-import type { Storage } from '@voip/storage';
+import { isTargetUri, MAX_NOANSWER_SECONDS, type Storage } from '@voip/storage';
 import type { ReloadKind } from './clients/proxy-admin-client.js';
 import { PortalError } from './errors.js';
 import { checkChoice, checkDomain, checkInt, checkPattern, checkText, checkUser } from './validation.js';
@@ -57,10 +57,12 @@ function digits(v: unknown, what: string): string | null {
 
 /** A forwarding target: a SIP URI (the route refuses anything else) or seconds for the timeout. */
 export function checkPreferenceValue(attribute: string, v: unknown): { type: number; value: string } {
-  if (attribute === 'fwdnoanswer_timeout') return { type: 1, value: String(checkInt(v, 'timeout (seconds)', 1, 600, { required: true })) };
+  // The same rules as sipctl avp add and the provider route (@voip/storage): sip:, sips: or tel:
+  // targets (a tel: number goes through the dial plan and LCR), timeouts the route honours.
+  if (attribute === 'fwdnoanswer_timeout') return { type: 1, value: String(checkInt(v, 'timeout (seconds)', 1, MAX_NOANSWER_SECONDS, { required: true })) };
   const s = checkText(v, 'value', 128, { required: true })!;
-  if (FORWARD_ATTRIBUTES.includes(attribute as never) && !/^sips?:[^\s@]+@[^\s@]+$|^sips?:[^\s@]+$/.test(s)) {
-    throw new PortalError('PORTAL_ERR_BAD_INPUT', `${attribute} must be a SIP URI such as sip:bob@example.com`);
+  if (FORWARD_ATTRIBUTES.includes(attribute as never) && !isTargetUri(s, 128)) {
+    throw new PortalError('PORTAL_ERR_BAD_INPUT', `${attribute} must be a sip:, sips: or tel: URI such as sip:bob@example.com or tel:+15551234567`);
   }
   return { type: 0, value: s };
 }
@@ -296,8 +298,8 @@ export const RESOURCES: readonly ResourceDef[] = [
     list: async (db) => (await db.speedDial.list()).map((s) => ({ username: s.username, domain: s.domain, sdUsername: s.sdUsername, newUri: s.newUri, description: s.description })),
     add: async (db, v) => {
       const domain = checkDomain(v.domain);
-      const newUri = checkText(v.newUri, 'target URI', 128, { required: true })!;
-      if (!/^sips?:\S+$/.test(newUri)) throw new PortalError('PORTAL_ERR_BAD_INPUT', 'target URI must be a SIP URI');
+      const newUri = checkText(v.newUri, 'target URI', 255, { required: true })!;
+      if (!isTargetUri(newUri, 255)) throw new PortalError('PORTAL_ERR_BAD_INPUT', 'target URI must be a sip:, sips: or tel: URI');
       const sd = checkText(v.sdUsername, 'short number', 64, { required: true })!;
       if (!/^[0-9*#]{1,8}$/.test(sd)) throw new PortalError('PORTAL_ERR_BAD_INPUT', 'short number must be 1-8 digits');
       await db.speedDial.add({ username: checkUser(v.username), domain, sdUsername: sd, sdDomain: domain, newUri, fname: '', lname: '', description: checkText(v.description, 'description', 64) ?? '' });

@@ -13,6 +13,7 @@ import {
   GATEWAY_NAME,
   hostMask,
   isTargetUri,
+  MAX_NOANSWER_SECONDS,
   LCR_MAX_PRIORITY,
   LCR_MAX_WEIGHT,
   LCR_TRANSPORTS,
@@ -153,7 +154,7 @@ export function checkForwardingPreference(attribute: string, value: string): 0 |
     return 0;
   }
   if (attribute === FORWARD_TIMEOUT_ATTRIBUTE) {
-    int(value, FORWARD_TIMEOUT_ATTRIBUTE, 1, 3600);
+    int(value, FORWARD_TIMEOUT_ATTRIBUTE, 1, MAX_NOANSWER_SECONDS);
     return 1;
   }
   return null;

@@ -10,7 +10,7 @@
  */
 import type { Logger } from '@voip/sip';
 import type { Account, CallForwardApi, CallForwardPreferences } from '../../routing/provider-modules-api.js';
-import type { PreferenceRepository, PreferenceRow } from '@voip/storage';
+import { MAX_NOANSWER_SECONDS, type PreferenceRepository, type PreferenceRow } from '@voip/storage';
 
 export const name = 'avpops';
 
@@ -26,7 +26,6 @@ export interface CallForwardSettings {
 
 const NONE: CallForwardPreferences = { callfwd: null, fwdbusy: null, fwdnoanswer: null, fwdnoanswerTimeout: null };
 /** The longest no-answer timeout a user may set (seconds); Kamailio's fr_inv_timer is 120 s by default. */
-const MAX_NOANSWER_SECONDS = 600;
 
 interface Cached {
   readonly prefs: CallForwardPreferences;
