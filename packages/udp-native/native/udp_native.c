@@ -326,6 +326,24 @@ static napi_value int_value(napi_env env, int64_t n) {
   return v;
 }
 
+/* The one integer argument of close/socketBuffers/stopReceiver/stats; false after a TypeError. */
+static int one_int_arg(napi_env env, napi_callback_info info, int32_t *out, const char *usage) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 1 && arg_int(env, argv[0], out)) return 1;
+  napi_throw_type_error(env, NULL, usage);
+  return 0;
+}
+
+/* [a, b] as a JavaScript array. */
+static napi_value int_pair(napi_env env, int64_t a, int64_t b) {
+  napi_value out;
+  CHECK(env, napi_create_array_with_length(env, 2, &out));
+  CHECK(env, napi_set_element(env, out, 0, int_value(env, a)));
+  CHECK(env, napi_set_element(env, out, 1, int_value(env, b)));
+  return out;
+}
+
 /* ---------------------------------------------------------------- sockets */
 
 /* open(address, port, family, rcvbuf, sndbuf) -> [fd, port] */
@@ -375,47 +393,27 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return throw_errno(env, "getsockname", e);
   }
   int bound = family == 6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-  napi_value out;
-  CHECK(env, napi_create_array_with_length(env, 2, &out));
-  CHECK(env, napi_set_element(env, out, 0, int_value(env, fd)));
-  CHECK(env, napi_set_element(env, out, 1, int_value(env, bound)));
-  return out;
+  return int_pair(env, fd, bound);
 }
 
 /* close(fd) */
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !arg_int(env, argv[0], &fd)) {
-    napi_throw_type_error(env, NULL, "close(fd)");
-    return NULL;
-  }
+  if (!one_int_arg(env, info, &fd, "close(fd)")) return NULL;
   close(fd);
   return NULL;
 }
 
 /* socketBuffers(fd) -> [SO_RCVBUF, SO_SNDBUF] as the kernel reports them */
 static napi_value js_socket_buffers(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !arg_int(env, argv[0], &fd)) {
-    napi_throw_type_error(env, NULL, "socketBuffers(fd)");
-    return NULL;
-  }
+  if (!one_int_arg(env, info, &fd, "socketBuffers(fd)")) return NULL;
   int rcv = 0, snd = 0;
   socklen_t l = sizeof(int);
   getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, &l);
   l = sizeof(int);
   getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, &l);
-  napi_value out;
-  CHECK(env, napi_create_array_with_length(env, 2, &out));
-  CHECK(env, napi_set_element(env, out, 0, int_value(env, rcv)));
-  CHECK(env, napi_set_element(env, out, 1, int_value(env, snd)));
-  return out;
+  return int_pair(env, rcv, snd);
 }
 
 /*
@@ -571,14 +569,8 @@ static napi_value js_start_receiver(napi_env env, napi_callback_info info) {
 
 /* stopReceiver(id): the thread is joined; queued datagrams are dropped. */
 static napi_value js_stop_receiver(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t id;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !arg_int(env, argv[0], &id)) {
-    napi_throw_type_error(env, NULL, "stopReceiver(id)");
-    return NULL;
-  }
+  if (!one_int_arg(env, info, &id, "stopReceiver(id)")) return NULL;
   receiver *r = find_receiver(id);
   if (r == NULL) return NULL;
   __atomic_store_n(&r->stopping, 1, __ATOMIC_RELEASE);
@@ -749,14 +741,8 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
 
 /* stats(id) -> [received, dropped (all workers), read errors] */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t id;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !arg_int(env, argv[0], &id)) {
-    napi_throw_type_error(env, NULL, "stats(id)");
-    return NULL;
-  }
+  if (!one_int_arg(env, info, &id, "stats(id)")) return NULL;
   receiver *r = find_receiver(id);
   if (r == NULL) return NULL;
   pthread_mutex_lock(&r->mu);

@@ -233,6 +233,10 @@ test('the binding refuses bad arguments with a TypeError and unknown receivers w
     assert.throws(() => n.drain(receiver, 0, 0), TypeError);
     assert.throws(() => n.startReceiver(fd, 0, 65_536), TypeError);
     assert.throws(() => n.open('not-an-ip', 0, 4, 0, 0), { code: 'EINVAL' });
+    for (const call of [() => n.close('x' as unknown as number), () => n.stats('x' as unknown as number), () => n.stopReceiver('x' as unknown as number)]) {
+      assert.throws(call, TypeError);
+    }
+    assert.equal(n.socketBuffers(fd).length, 2);
     assert.equal(n.drain(receiver, 1, 64), undefined);
     assert.deepEqual(n.stats(receiver), [0, 0, 0]);
   } finally {
