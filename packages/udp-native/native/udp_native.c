@@ -346,6 +346,22 @@ static napi_value int_pair(napi_env env, int64_t a, int64_t b) {
 
 /* ---------------------------------------------------------------- sockets */
 
+/* The socket address of IP literal `addr` and `port` in `family` (4 or 6): its length, or 0 when
+ * `addr` is no address of that family. */
+static socklen_t socket_address(int family, const char *addr, int port, struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof(*ss));
+  if (family == 6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)port);
+    return inet_pton(AF_INET6, addr, &a->sin6_addr) == 1 ? sizeof(*a) : 0;
+  }
+  struct sockaddr_in *a = (struct sockaddr_in *)ss;
+  a->sin_family = AF_INET;
+  a->sin_port = htons((uint16_t)port);
+  return inet_pton(AF_INET, addr, &a->sin_addr) == 1 ? sizeof(*a) : 0;
+}
+
 /* open(address, port, family, rcvbuf, sndbuf) -> [fd, port] */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -360,21 +376,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   struct sockaddr_storage ss;
-  socklen_t sslen;
-  memset(&ss, 0, sizeof(ss));
-  if (family == 6) {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET6, addr, &a->sin6_addr) != 1) return throw_errno(env, "listen address", EINVAL);
-    sslen = sizeof(*a);
-  } else {
-    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, addr, &a->sin_addr) != 1) return throw_errno(env, "listen address", EINVAL);
-    sslen = sizeof(*a);
-  }
+  socklen_t sslen = socket_address(family, addr, port, &ss);
+  if (sslen == 0) return throw_errno(env, "listen address", EINVAL);
   int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "socket", errno);
   int one = 1;
@@ -461,26 +464,10 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
         errs[i] = EINVAL, failures++;
         continue;
       }
-      memset(&to[m], 0, sizeof(to[m]));
-      socklen_t tolen;
-      if (family == 6) {
-        struct sockaddr_in6 *s = (struct sockaddr_in6 *)&to[m];
-        s->sin6_family = AF_INET6;
-        s->sin6_port = htons((uint16_t)port);
-        tolen = sizeof(*s);
-        if (inet_pton(AF_INET6, addr, &s->sin6_addr) != 1) {
-          errs[i] = EINVAL, failures++;
-          continue;
-        }
-      } else {
-        struct sockaddr_in *s = (struct sockaddr_in *)&to[m];
-        s->sin_family = AF_INET;
-        s->sin_port = htons((uint16_t)port);
-        tolen = sizeof(*s);
-        if (inet_pton(AF_INET, addr, &s->sin_addr) != 1) {
-          errs[i] = EINVAL, failures++;
-          continue;
-        }
+      socklen_t tolen = socket_address(family, addr, port, &to[m]);
+      if (tolen == 0) {
+        errs[i] = EINVAL, failures++;
+        continue;
       }
       iov[m].iov_base = data;
       iov[m].iov_len = len;

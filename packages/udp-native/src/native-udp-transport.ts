@@ -85,10 +85,10 @@ export class NativeUdpTransport implements Transport {
   readonly advertised: { host: string; port: number };
   private readonly n: UdpNativeBinding;
   private closed = false;
-  // Sends of the current callback, flushed together in one sendmmsg.
-  private outBuffers: Buffer[] = [];
-  private outAddresses: string[] = [];
-  private outPorts: number[] = [];
+  // Sends of the current callback, flushed together in one sendmmsg (reused: send is synchronous).
+  private readonly outBuffers: Buffer[] = [];
+  private readonly outAddresses: string[] = [];
+  private readonly outPorts: number[] = [];
   private outErrors = new Int32Array(64);
   private flushScheduled = false;
   /** Queue waits of the batches drained since takeQueueWaitMs() (each: its oldest datagram's). */
@@ -191,23 +191,22 @@ export class NativeUdpTransport implements Transport {
     this.flushScheduled = false;
     const count = this.outBuffers.length;
     if (count === 0 || this.closed) return;
-    const buffers = this.outBuffers;
-    const addresses = this.outAddresses;
-    const ports = this.outPorts;
-    this.outBuffers = [];
-    this.outAddresses = [];
-    this.outPorts = [];
+    const { outBuffers: buffers, outAddresses: addresses, outPorts: ports } = this;
     if (this.outErrors.length < count) this.outErrors = new Int32Array(count * 2);
     const errors = this.outErrors;
-    const failed = this.n.send(this.socket.fd, this.socket.family, buffers, addresses, ports, count, errors);
-    if (failed === 0) return;
-    for (let i = 0; i < count; i++) {
-      const errno = errors[i]!;
-      if (errno === 0) continue;
-      const code = getSystemErrorName(-errno);
-      const err = Object.assign(new Error(`send ${code} ${addresses[i]}:${ports[i]}`), { code, errno: -errno, address: addresses[i], port: ports[i] });
-      this.host.sendFailed({ protocol: 'UDP', address: addresses[i]!, port: ports[i]! }, err);
+    // host.sendFailed reports on a later tick: nothing re-enters send() before the arrays are cleared.
+    if (this.n.send(this.socket.fd, this.socket.family, buffers, addresses, ports, count, errors) > 0) {
+      for (let i = 0; i < count; i++) {
+        const errno = errors[i]!;
+        if (errno === 0) continue;
+        const code = getSystemErrorName(-errno);
+        const err = Object.assign(new Error(`send ${code} ${addresses[i]}:${ports[i]}`), { code, errno: -errno, address: addresses[i], port: ports[i] });
+        this.host.sendFailed({ protocol: 'UDP', address: addresses[i]!, port: ports[i]! }, err);
+      }
     }
+    buffers.length = 0;
+    addresses.length = 0;
+    ports.length = 0;
   }
 
   private onReadable(): void {
@@ -221,13 +220,10 @@ export class NativeUdpTransport implements Transport {
   }
 
   private deliver(datagram: Buffer, address: string, port: number): void {
+    // TransportLayer.receive logs and counts whatever throws below it: nothing escapes into the
+    // addon's callback.
     const source: MessageSource = { protocol: 'UDP', address, port, local: this.local, connectionId: null };
-    try {
-      this.host.receive(datagram, source);
-    } catch (err) {
-      // The transport layer handles its own errors; nothing may escape into the addon's callback.
-      this.host.log.error({ err, source }, 'udp receive handler threw');
-    }
+    this.host.receive(datagram, source);
   }
 }
 
