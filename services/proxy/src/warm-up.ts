@@ -78,7 +78,7 @@ function response(req: string, status: string, toTag: string): string {
   const rr = lines(req, 'Record-Route');
   return (
     `SIP/2.0 ${status}\r\n${lines(req, 'Via').join('\r\n')}\r\n${rr.join('\r\n')}${rr.length ? '\r\n' : ''}` +
-    `${lines(req, 'From')[0]}\r\n${to.includes('tag=') ? to : `${to};tag=${toTag}`}\r\n${lines(req, 'Call-ID')[0]}\r\n${lines(req, 'CSeq')[0]}\r\n` +
+    `${lines(req, 'From')[0]}\r\n${to.includes('tag=') || toTag === '' ? to : `${to};tag=${toTag}`}\r\n${lines(req, 'Call-ID')[0]}\r\n${lines(req, 'CSeq')[0]}\r\n` +
     `Contact: <sip:callee@${WARM_UP_UAS.address}:${WARM_UP_UAS.port}>\r\nContent-Length: 0\r\n\r\n`
   );
 }

@@ -19,25 +19,37 @@ export class NameAddr {
   /** Unquoted display name (quoted-pairs resolved); null when absent. */
   displayName: string | null;
   uri: Uri;
-  /** Header parameters; keys lowercased, values as received (quoted values keep quotes). */
-  params: Map<string, string | null>;
+  /**
+   * The header parameters, created on first use (`params`): a To without a tag, a Contact,
+   * Route or Record-Route rarely has any. @internal (null: none yet)
+   */
+  _params: Map<string, string | null> | null;
   /** True when the value was written with <...> (Route/Record-Route require it). */
   angle: boolean;
 
   constructor(uri: Uri, displayName: string | null = null, params?: Iterable<readonly [string, string | null]>) {
     this.uri = uri;
     this.displayName = displayName;
-    this.params = new Map();
+    this._params = null;
     if (params !== undefined) for (const [k, v] of params) this.params.set(k.toLowerCase(), v);
     this.angle = true;
   }
 
+  /** Header parameters; keys lowercased, values as received (quoted values keep quotes). */
+  get params(): Map<string, string | null> {
+    return (this._params ??= new Map());
+  }
+
+  set params(m: Map<string, string | null>) {
+    this._params = m;
+  }
+
   get tag(): string | null {
-    return this.params.get('tag') ?? null;
+    return this._params === null ? null : (this._params.get('tag') ?? null);
   }
 
   set tag(v: string | null) {
-    if (v === null) this.params.delete('tag');
+    if (v === null) this._params?.delete('tag');
     else this.params.set('tag', v);
   }
 
@@ -96,13 +108,14 @@ export class NameAddr {
     if ('status' in uri) return uri;
     const na = new NameAddr(uri, display);
     na.angle = angle;
-    const end = parseParams(s, i, na.params);
+    const j = skipWs(s, i);
+    const end = j < n && s.charCodeAt(j) === 0x3b ? parseParams(s, j, na.params) : j;
     if (end < 0 || skipWs(s, end) !== n) return bad;
     return na;
   }
 
   clone(): NameAddr {
-    const c = new NameAddr(this.uri.clone(), this.displayName, this.params);
+    const c = new NameAddr(this.uri.clone(), this.displayName, this._params ?? undefined);
     c.angle = this.angle;
     return c;
   }
@@ -110,7 +123,7 @@ export class NameAddr {
   /** Always the name-addr form `"Display" <uri>;params` — never ambiguous. */
   toString(): string {
     const dn = this.displayName === null ? '' : quote(this.displayName) + ' ';
-    return dn + '<' + this.uri.toString() + '>' + formatParams(this.params);
+    return dn + '<' + this.uri.toString() + '>' + (this._params === null ? '' : formatParams(this._params));
   }
 }
 

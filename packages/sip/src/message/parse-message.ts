@@ -280,7 +280,7 @@ function parseRequestLine(line: string): RequestLine {
   if ('status' in uri) {
     if (error === null) error = sipError('SIP_ERR_REQUEST_URI');
     uri = new GenericUri('', uriText);
-  } else if (uri instanceof SipUri && uri.headers.size > 0 && error === null) {
+  } else if (uri instanceof SipUri && uri.hasHeaders && error === null) {
     // RFC 3261 §19.1.1 table 1: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11).
     error = sipError('SIP_ERR_REQUEST_URI');
   }

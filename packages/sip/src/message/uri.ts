@@ -101,9 +101,14 @@ export class SipUri {
   /** IPv6 in brackets, as in the URI. */
   host: string;
   port: number | null;
-  /** Keys lowercased; insertion order kept. */
-  params: Map<string, string | null>;
-  headers: Map<string, string>;
+  /**
+   * The parameter and header maps, created on first use (`params` / `headers`): most URIs a
+   * proxy parses carry no headers and many no parameters, and two empty Maps per URI were an
+   * eighth of what relaying a call allocated. @internal (null: none yet)
+   */
+  _params: Map<string, string | null> | null;
+  /** @internal */
+  _headers: Map<string, string> | null;
 
   constructor(init: SipUriInit) {
     this.scheme = init.scheme ?? 'sip';
@@ -111,10 +116,38 @@ export class SipUri {
     this.password = init.password ?? null;
     this.host = init.host;
     this.port = init.port ?? null;
-    this.params = new Map();
+    this._params = null;
+    this._headers = null;
     if (init.params !== undefined) for (const [k, v] of init.params) this.params.set(k.toLowerCase(), v);
-    this.headers = new Map();
     if (init.headers !== undefined) for (const [k, v] of init.headers) this.headers.set(k, v);
+  }
+
+  /** URI parameters; keys lowercased, insertion order kept. */
+  get params(): Map<string, string | null> {
+    return (this._params ??= new Map());
+  }
+
+  set params(m: Map<string, string | null>) {
+    this._params = m;
+  }
+
+  /** URI headers (`?name=value&...`), in order. */
+  get headers(): Map<string, string> {
+    return (this._headers ??= new Map());
+  }
+
+  set headers(m: Map<string, string>) {
+    this._headers = m;
+  }
+
+  /** One parameter (key lowercased): its value, null when present without one, undefined when absent. */
+  param(name: string): string | null | undefined {
+    return this._params === null ? undefined : this._params.get(name);
+  }
+
+  /** True when the URI has a headers component. */
+  get hasHeaders(): boolean {
+    return this._headers !== null && this._headers.size > 0;
   }
 
   /**
@@ -230,16 +263,16 @@ export class SipUri {
   }
 
   get transport(): string | null {
-    const t = this.params.get('transport');
+    const t = this.param('transport');
     return t === undefined || t === null ? null : t.toLowerCase();
   }
 
   get lr(): boolean {
-    return this.params.has('lr');
+    return this.param('lr') !== undefined;
   }
 
   get maddr(): string | null {
-    return this.params.get('maddr') ?? null;
+    return this.param('maddr') ?? null;
   }
 
   /** The host without IPv6 brackets (for sockets and DNS). */
@@ -249,7 +282,10 @@ export class SipUri {
   }
 
   clone(): SipUri {
-    return new SipUri(this);
+    const c = new SipUri({ scheme: this.scheme, user: this.user, password: this.password, host: this.host, port: this.port });
+    if (this._params !== null && this._params.size > 0) c._params = new Map(this._params);
+    if (this._headers !== null && this._headers.size > 0) c._headers = new Map(this._headers);
+    return c;
   }
 
   toString(): string {
@@ -261,9 +297,10 @@ export class SipUri {
     }
     out += this.host;
     if (this.port !== null) out += ':' + this.port;
-    for (const [k, v] of this.params) out += v === null ? ';' + k : ';' + k + '=' + v;
+    if (this._params !== null) for (const [k, v] of this._params) out += v === null ? ';' + k : ';' + k + '=' + v;
+    if (this._headers === null) return out;
     let first = true;
-    for (const [k, v] of this.headers) {
+    for (const [k, v] of this._headers) {
       out += (first ? '?' : '&') + k + '=' + v;
       first = false;
     }
@@ -417,6 +454,8 @@ function eqCi(a: string | null | undefined, b: string | null | undefined): boole
 /** Parameters that must appear in both URIs when present in either (§19.1.4). */
 const STRICT_PARAMS = ['user', 'ttl', 'method', 'maddr', 'transport'];
 
+const NO_HEADERS: ReadonlyMap<string, string> = new Map();
+
 function sipEquals(a: SipUri, b: SipUri): boolean {
   if (a.scheme !== b.scheme) return false;
   // Userinfo is compared case-sensitively; everything else case-insensitively.
@@ -428,21 +467,25 @@ function sipEquals(a: SipUri, b: SipUri): boolean {
   // An omitted port is not the same as an explicit default port (§19.1.4).
   if (a.port !== b.port) return false;
   for (const p of STRICT_PARAMS) {
-    const av = a.params.get(p);
-    const bv = b.params.get(p);
+    const av = a.param(p);
+    const bv = b.param(p);
     if (av === undefined && bv === undefined) continue;
     if (av === undefined || bv === undefined || !eqCi(av, bv)) return false;
   }
   // Other parameters present in both must match; those in only one are ignored.
-  for (const [k, av] of a.params) {
-    if (!b.params.has(k)) continue;
-    if (!eqCi(av, b.params.get(k))) return false;
+  if (a._params !== null) {
+    for (const [k, av] of a._params) {
+      const bv = b.param(k);
+      if (bv !== undefined && !eqCi(av, bv)) return false;
+    }
   }
   // Header components are never ignored: each must be present in both and match.
-  if (a.headers.size !== b.headers.size) return false;
-  for (const [k, av] of a.headers) {
+  const ah = a._headers ?? NO_HEADERS;
+  const bh = b._headers ?? NO_HEADERS;
+  if (ah.size !== bh.size) return false;
+  for (const [k, av] of ah) {
     let found = false;
-    for (const [bk, bv] of b.headers) {
+    for (const [bk, bv] of bh) {
       if (eqCi(k, bk)) {
         if (!eqCi(av, bv)) return false;
         found = true;

@@ -63,7 +63,7 @@ export function looseRoute(req: SipRequest, identity: LocalIdentity): boolean {
     if (!top || !identity.isMyself(top.uri)) break;
     req.headers.removeFirstValue('route');
     processed = true;
-    if (!(top.uri instanceof SipUri) || !top.uri.params.has('r2')) break;
+    if (!(top.uri instanceof SipUri) || top.uri.param('r2') === undefined) break;
   }
   if (!processed) return false;
   return req.headers.has('route') || !identity.isMyself(req.uri);

@@ -15,3 +15,10 @@ test('the 64-bit form is 16 hex digits, stable, and its lanes differ', () => {
   assert.notEqual(h.slice(0, 8), h.slice(8));
   assert.notEqual(fnv64Hex('call-2@host'), h);
 });
+
+test('the 64-bit form is the 32-bit hash from two offset bases (one pass computes both)', () => {
+  for (const s of ['', 'a', 'z9hG4bK-1\0sip:bob@example.com\0' + 'x'.repeat(300)]) {
+    const lane = (offset?: number) => fnv1a32(s, offset).toString(16).padStart(8, '0');
+    assert.equal(fnv64Hex(s), lane() + lane(0x811c9dc5 ^ 0x5bd1e995));
+  }
+});

@@ -13,7 +13,16 @@ export function fnv1a32(s: string, offset = OFFSET): number {
   return h >>> 0;
 }
 
-/** 64 bits as 16 hex digits: two FNV-1a lanes with different offset bases. */
+const SECOND_LANE = OFFSET ^ 0x5bd1e995;
+
+/** 64 bits as 16 hex digits: two FNV-1a lanes with different offset bases, in one pass over `s`. */
 export function fnv64Hex(s: string): string {
-  return fnv1a32(s).toString(16).padStart(8, '0') + fnv1a32(s, OFFSET ^ 0x5bd1e995).toString(16).padStart(8, '0');
+  let a = OFFSET;
+  let b = SECOND_LANE;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, PRIME);
+    b = Math.imul(b ^ c, PRIME);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }
