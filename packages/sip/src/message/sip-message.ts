@@ -328,8 +328,12 @@ export abstract class SipMessage {
     }
     if (!clDone) s += 'Content-Length: ' + bodyLen + '\r\n';
     s += this._rawEnd;
-    const head = Buffer.from(s, 'latin1');
-    return bodyLen === 0 ? head : Buffer.concat([head, this.body], head.length + bodyLen);
+    // One buffer for head and body: a separate head buffer then Buffer.concat allocated and
+    // copied the message twice.
+    const out = Buffer.allocUnsafe(s.length + bodyLen);
+    out.write(s, 0, s.length, 'latin1');
+    if (bodyLen > 0) out.set(this.body, s.length);
+    return out;
   }
 
   /** @internal copies the common state into `c` */

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '@voip/sip';
 import type { ProxyConfig } from '../config.js';
 import type { FromLoop, LoopThreadData, ToLoop } from './loop-thread.js';
+import { proxyThreadResourceLimits } from './young-generation.js';
 
 export interface RunningLoop {
   readonly listening: string[];
@@ -22,7 +23,7 @@ export async function runLoopThread(config: ProxyConfig, logger: Logger): Promis
   const data: LoopThreadData = { config };
   const worker = new Worker(new URL('./loop-thread.js', import.meta.url), {
     workerData: data,
-    resourceLimits: { maxYoungGenerationSizeMb: config.workerYoungGenerationMb },
+    resourceLimits: proxyThreadResourceLimits(config.workerYoungGenerationMb),
   });
   let closing = false;
   let onStopped: (() => void) | null = null;

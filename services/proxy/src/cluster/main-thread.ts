@@ -28,6 +28,7 @@ import { ownerOf } from './dispatch.js';
 import type { AccCommand } from './port-accounting-sink.js';
 import type { SendCommand, SocketDescriptor } from './remote-transport.js';
 import type { FromWorker, ToWorker, WorkerData } from './worker-thread.js';
+import { proxyThreadResourceLimits } from './young-generation.js';
 
 export interface RunningWorkers {
   readonly listening: string[];
@@ -153,7 +154,7 @@ export async function runWorkers(config: ProxyConfig, logger: Logger): Promise<R
     const w = new Worker(new URL('./worker-thread.js', import.meta.url), {
       workerData: data,
       transferList: myPeers.filter((p): p is MessagePort => p !== null),
-      resourceLimits: { maxYoungGenerationSizeMb: config.workerYoungGenerationMb },
+      resourceLimits: proxyThreadResourceLimits(config.workerYoungGenerationMb),
     });
     workers.push(w);
     batches.push(new BatchPort<ToWorker>(w));
