@@ -13,8 +13,9 @@
  *
  * Node's `resourceLimits` has no minimum, so the minimum goes through V8's process-wide
  * `--min-semi-space-size` before the threads are created (V8 reads it when it sets up an
- * isolate's heap; threads started earlier and the main thread keep theirs). V8 makes each
- * semi-space a third of the young generation and caps the minimum at the maximum.
+ * isolate's heap; threads started earlier and the main thread keep theirs): a third of the
+ * young generation, rounded up to whole MB (V8 gives each semi-space a third). Scavenges stayed
+ * as frequent (269 vs 268 in a 10 s step at 2000 calls/s): only the page churn went.
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
