@@ -374,7 +374,8 @@ export const ProxyConfigSchema = z
      * p99), a large part of the INVITE→200 p99. 16 MB: 2.2-2.6 ms median, 8 ms p99, ≈ 11 ms
      * max, for little CPU; 3 MB: 0.5 ms median, 3.5 ms p99, but 15-30 % more CPU per call
      * (bench/README.md). One event loop (`workers: 1`) runs in a thread of its own for the same
-     * reason (`loopThread`).
+     * reason (`loopThread`). Each thread gets the whole young generation from the start and keeps
+     * it (cluster/young-generation.ts: V8's shrinking and regrowing faulted pages in afresh).
      */
     workerYoungGenerationMb: z.number().int().min(1).max(1024).default(16),
     /**
