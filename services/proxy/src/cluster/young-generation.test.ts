@@ -27,7 +27,7 @@ test('proxy threads start with their whole young generation (no shrinking and re
   const limits = proxyThreadResourceLimits(24);
   assert.deepEqual(limits, { maxYoungGenerationSizeMb: 24 });
   const fixed = await newSpaceOfThread(limits);
-  // V8 gives each of the two semi-spaces a third of the young generation: 8 MB, all from the start.
+  // The minimum semi-space is a third of the young generation (8 MB here), committed from the start.
   assert.ok(fixed >= 7 * 1024 * 1024, `new space ${fixed} B`);
   assert.ok(fixed > plain, `fixed ${fixed} B, V8's default start ${plain} B`);
 });
