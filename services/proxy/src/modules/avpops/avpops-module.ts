@@ -25,7 +25,6 @@ export interface CallForwardSettings {
 }
 
 const NONE: CallForwardPreferences = { callfwd: null, fwdbusy: null, fwdnoanswer: null, fwdnoanswerTimeout: null };
-/** The longest no-answer timeout a user may set (seconds); Kamailio's fr_inv_timer is 120 s by default. */
 
 interface Cached {
   readonly prefs: CallForwardPreferences;
